@@ -268,3 +268,14 @@ def test_default_dtype_and_float64():
     assert mg.randn(2).dtype == np.float32
     assert mg.tensor(np.zeros(2)).dtype == np.float64
     assert (mg.ones(2, dtype="float64") * 2.0).dtype == np.float64
+
+
+def test_extending_guide_runs():
+    """The code in docs/extending.md runs as written (a reader will paste it)."""
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "extending.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    namespace = {}
+    code = "\n".join(b for b in blocks if "model(x)" not in b)
+    exec(compile(code, "docs/extending.md", "exec"), namespace)
+    np.testing.assert_allclose(namespace["big"].grad.numpy(), [0, 0.5, 1])
+    np.testing.assert_allclose(namespace["y"].numpy(), [0, np.log(2), 1000], rtol=1e-6)

@@ -159,8 +159,8 @@ def on_device(dev):
 def scatter_add(target, index, values):
     """``target[index] += values`` with repeated indices summed (np.add.at / cupyx.scatter_add)."""
     xp = get_array_module(target)
-    if xp is np:
-        np.add.at(target, index, values)
+    if xp is np or hasattr(xp.add, "at"):   # CuPy >= 13 has ufunc.at; cupyx.scatter_add is deprecated
+        xp.add.at(target, index, values)
     else:
         import cupyx
         cupyx.scatter_add(target, index, values)

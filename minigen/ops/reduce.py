@@ -40,10 +40,11 @@ class _Extreme(Function):
     def forward(cls, ctx, x, axis=None, keepdims=False):
         axes = _normalize_axis(axis, x.ndim)
         y = getattr(x, cls.reduce)(axis=axes, keepdims=True)
-        hit = (x == y).astype(x.dtype)
-        hit /= hit.sum(axis=axes, keepdims=True)
-        ctx.save_for_backward(hit)
-        ctx.kept = y.shape
+        if ctx.needs_input_grad:   # the tie mask is only needed when a backward will run
+            hit = (x == y).astype(x.dtype)
+            hit /= hit.sum(axis=axes, keepdims=True)
+            ctx.save_for_backward(hit)
+            ctx.kept = y.shape
         return y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
     @staticmethod

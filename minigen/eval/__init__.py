@@ -1,0 +1,1 @@
+"""Metrics shared by the model families and the comparison harness (import the submodules)."""

@@ -1,0 +1,234 @@
+"""2-D convolution and transposed convolution, built from im2col, matmul and col2im.
+
+Shapes: input x (N, C_in, H, W); conv2d weight w (C_out, C_in/G, kh, kw) for G groups; stride s,
+padding p and dilation d per axis. The output of a convolution is OH x OW with
+
+    OH = floor((H + 2 p_h - d_h (kh - 1) - 1) / s_h) + 1        (and likewise OW)
+
+and, with x_pad the input padded by p zeros on each side, its entries are
+
+    y[n, o, oh, ow] = b[o] + sum_{c,i,j} w[o, c, i, j] x_pad[n, g(o) C_in/G + c, oh s_h + i d_h, ow s_w + j d_w]
+
+where g(o) is the group of output channel o.
+
+im2col gathers every window into a column (one row per (c, i, j), one column per (n, oh, ow)):
+
+    cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh s_h + i d_h, ow s_w + j d_w]
+
+so that the convolution is one matrix product per group, W = w.reshape(C_out, C_in/G kh kw):
+
+    Y = W @ cols,  then  y = Y.reshape(C_out, N, OH, OW) with the first two axes swapped, + b.
+
+im2col is linear; its adjoint col2im adds every column entry back onto the pixel it was read from
+(overlapping windows add up, padding is cropped), so <im2col(x), c> = <x, col2im(c)>. That makes
+each one the other's backward, and since MatMul is differentiable too, every derivative of a
+convolution, the second ones included (a WGAN-GP penalty through a conv critic), is again made of
+im2col, col2im and matmul.
+
+The transposed convolution is the adjoint of conv2d in its input, y = col2im(W^T @ x) + b, with
+weight (C_in, C_out/G, kh, kw) as in PyTorch and output size
+
+    H_out = (H - 1) s_h - 2 p_h + d_h (kh - 1) + output_padding_h + 1.
+
+Column layout: rows are (c, i, j) and columns (n, oh, ow), so the channel axis comes first. Then
+the groups are a free reshape (G, C_in/G kh kw, N OH OW), each group is one large GEMM with
+N OH OW columns (BLAS reads the transposed operands of the backward GEMMs in place), and the only
+arrays that get transposed are the channel-first results (C_out rows: conv2d's output, col2im's
+accumulator) and conv_transpose2d's input, never the kh kw times larger columns.
+"""
+import operator
+
+from ..autograd import Function
+from ..backend import get_array_module, as_strided
+from .linalg import matmul
+
+
+# ------------------------------------------------------------------------------- geometry
+def _pair(value, name, op, minimum):
+    """An int or a pair of ints, each >= minimum, as a pair."""
+    try:
+        if isinstance(value, (tuple, list)):
+            pair = tuple(operator.index(v) for v in value)
+        else:
+            pair = (operator.index(value),) * 2
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
+    if len(pair) != 2 or min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
+    return pair
+
+
+def _check_4d(op, name, t):
+    if t.ndim != 4:
+        layout = "(C_out, C_in/groups, kh, kw)" if name == "weight" else "(N, C, H, W)"
+        raise ValueError(f"{op}: {name} must be 4-D {layout}, got shape {tuple(t.shape)}")
+
+
+def _output_size(op, size, kernel, stride, padding, dilation):
+    """(OH, OW) of sliding a kernel over an H x W input; an error when either is not positive."""
+    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
+    if min(out) <= 0:
+        raise ValueError(f"{op}: output would be {out[0]}x{out[1]}: the input {size[0]}x{size[1]} "
+                         f"padded by {padding} is smaller than the kernel {kernel} at dilation {dilation}")
+    return out
+
+
+# ---------------------------------------------------------------------------- im2col / col2im
+class Im2Col(Function):
+    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh s + i d, ow s + j d]; backward is col2im."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, dilation):
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+        OH, OW = _output_size("im2col", (H, W), kernel_size, stride, padding, dilation)
+        ctx.geometry = (x.shape, kernel_size, stride, padding, dilation)
+        x_pad = x
+        if ph or pw:
+            x_pad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+            x_pad[:, :, ph:ph + H, pw:pw + W] = x
+        # A view with one axis per index of cols: stepping i moves d rows, stepping oh moves s rows.
+        bn, bc, bh, bw = x_pad.strides
+        windows = as_strided(x_pad, (C, kh, kw, N, OH, OW), (bc, dh * bh, dw * bw, bn, sh * bh, sw * bw))
+        return xp.ascontiguousarray(windows).reshape(C * kh * kw, N * OH * OW)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Col2Im.apply(grad, *ctx.geometry), None, None, None, None
+
+
+class Col2Im(Function):
+    """The adjoint of im2col: each column entry is added onto the pixel it came from; backward is im2col."""
+
+    @staticmethod
+    def forward(ctx, cols, input_shape, kernel_size, stride, padding, dilation):
+        xp = get_array_module(cols)
+        N, C, H, W = input_shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+        OH, OW = _output_size("col2im", (H, W), kernel_size, stride, padding, dilation)
+        ctx.geometry = (kernel_size, stride, padding, dilation)
+        cols = cols.reshape(C, kh, kw, N, OH, OW)
+        # Accumulate in (C, N, H, W) order, the order of cols, so that the kh*kw additions read and
+        # write without transposing; a single transposed copy at the end gives (N, C, H, W).
+        x_pad = xp.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + sh * (OH - 1) + 1, sh)
+                columns = slice(j * dw, j * dw + sw * (OW - 1) + 1, sw)
+                x_pad[:, :, rows, columns] += cols[:, i, j]
+        return xp.ascontiguousarray(x_pad[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Im2Col.apply(grad, *ctx.geometry), None, None, None, None, None
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """The windows of x (N, C, H, W) as columns: (C kh kw, N OH OW), rows (c, i, j), columns (n, oh, ow)."""
+    _check_4d("im2col", "input", x)
+    kernel_size = _pair(kernel_size, "kernel_size", "im2col", 1)
+    stride = _pair(stride, "stride", "im2col", 1)
+    padding = _pair(padding, "padding", "im2col", 0)
+    dilation = _pair(dilation, "dilation", "im2col", 1)
+    return Im2Col.apply(x, kernel_size, stride, padding, dilation)
+
+
+def col2im(cols, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """The adjoint of im2col: columns (C kh kw, N OH OW) summed back into an input of ``input_shape``."""
+    kernel_size = _pair(kernel_size, "kernel_size", "col2im", 1)
+    stride = _pair(stride, "stride", "col2im", 1)
+    padding = _pair(padding, "padding", "col2im", 0)
+    dilation = _pair(dilation, "dilation", "col2im", 1)
+    if len(input_shape) != 4:
+        raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {tuple(input_shape)}")
+    N, C, H, W = input_shape = tuple(int(n) for n in input_shape)
+    OH, OW = _output_size("col2im", (H, W), kernel_size, stride, padding, dilation)
+    expected = (C * kernel_size[0] * kernel_size[1], N * OH * OW)
+    if tuple(cols.shape) != expected:
+        raise ValueError(f"col2im: columns of shape {tuple(cols.shape)} do not fit input {input_shape} "
+                         f"with kernel {kernel_size}: expected {expected} (C kh kw, N OH OW)")
+    return Col2Im.apply(cols, input_shape, kernel_size, stride, padding, dilation)
+
+
+# ------------------------------------------------------------------------------ convolutions
+def _check_groups(op, groups, c_in, c_out):
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    for name, c in (("input", c_in), ("output", c_out)):
+        if c % groups:
+            raise ValueError(f"{op}: groups={groups} does not divide the {c} {name} channels")
+
+
+def _check_bias(op, bias, c_out):
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ValueError(f"{op}: bias must have shape ({c_out},) for {c_out} output channels, "
+                         f"got {tuple(bias.shape)}")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C_in, H, W), weight (C_out, C_in/groups, kh, kw)."""
+    op = "conv2d"
+    _check_4d(op, "input", x)
+    _check_4d(op, "weight", weight)
+    N, C_in, H, W = x.shape
+    C_out, C_in_per_group, kh, kw = weight.shape
+    if C_in_per_group * groups != C_in:
+        raise ValueError(f"{op}: input {tuple(x.shape)} has {C_in} channels but weight "
+                         f"{tuple(weight.shape)} expects {C_in_per_group * groups} "
+                         f"(C_in/groups = {C_in_per_group}, groups={groups})")
+    _check_groups(op, groups, C_in, C_out)
+    _check_bias(op, bias, C_out)
+    stride = _pair(stride, "stride", op, 1)
+    padding = _pair(padding, "padding", op, 0)
+    dilation = _pair(dilation, "dilation", op, 1)
+    OH, OW = _output_size(op, (H, W), (kh, kw), stride, padding, dilation)
+
+    cols = Im2Col.apply(x, (kh, kw), stride, padding, dilation)            # (C_in kh kw, N OH OW)
+    cols = cols.reshape(groups, C_in_per_group * kh * kw, N * OH * OW)
+    w = weight.reshape(groups, C_out // groups, C_in_per_group * kh * kw)
+    y = matmul(w, cols).reshape(C_out, N, OH, OW)                          # Y = W @ cols, per group
+    if bias is not None:
+        y = y + bias.reshape(C_out, 1, 1, 1)
+    return y.transpose(1, 0, 2, 3)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """The adjoint of conv2d in its input: x (N, C_in, H, W), weight (C_in, C_out/groups, kh, kw).
+
+    ``output_padding`` (< stride) adds rows and columns at the bottom and right, to reach the sizes
+    that a strided conv2d maps onto the same H x W.
+    """
+    op = "conv_transpose2d"
+    _check_4d(op, "input", x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (C_in, C_out/groups, kh, kw), "
+                         f"got shape {tuple(weight.shape)}")
+    N, C_in, H, W = x.shape
+    if weight.shape[0] != C_in:
+        raise ValueError(f"{op}: input {tuple(x.shape)} has {C_in} channels but weight "
+                         f"{tuple(weight.shape)} expects {weight.shape[0]} (it is (C_in, C_out/groups, kh, kw))")
+    _, C_out_per_group, kh, kw = weight.shape
+    C_out = C_out_per_group * groups
+    _check_groups(op, groups, C_in, C_out)
+    _check_bias(op, bias, C_out)
+    stride = _pair(stride, "stride", op, 1)
+    padding = _pair(padding, "padding", op, 0)
+    dilation = _pair(dilation, "dilation", op, 1)
+    output_padding = _pair(output_padding, "output_padding", op, 0)
+    if any(extra >= s for extra, s in zip(output_padding, stride)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than the stride {stride}")
+    H_out, W_out = ((n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, s, p, d, k, o
+                    in zip((H, W), stride, padding, dilation, (kh, kw), output_padding))
+    if H_out <= 0 or W_out <= 0:
+        raise ValueError(f"{op}: output would be {H_out}x{W_out} for input {H}x{W}, kernel {(kh, kw)}, "
+                         f"stride {stride}, padding {padding}, dilation {dilation}")
+
+    x_rows = x.transpose(1, 0, 2, 3).reshape(groups, C_in // groups, N * H * W)
+    w = weight.reshape(groups, C_in // groups, C_out_per_group * kh * kw).swapaxes(1, 2)
+    cols = matmul(w, x_rows).reshape(C_out * kh * kw, N * H * W)           # W^T @ x, per group
+    y = Col2Im.apply(cols, (N, C_out, H_out, W_out), (kh, kw), stride, padding, dilation)
+    if bias is not None:
+        y = y + bias.reshape(1, C_out, 1, 1)
+    return y
