@@ -1,0 +1,17 @@
+"""Data: toy 2-D distributions, bundled and downloaded image sets, and a replayable DataLoader.
+
+    x, y = minigen.data.load("mnist-5k", split="train")    # NumPy arrays in data space
+    loader = minigen.data.DataLoader(x, y, batch_size=64, seed=0, device="cpu")
+    for xb, yb in loader: ...                                # minigen Tensors
+
+See datasets.py for the sets and their sources, toy2d.py for the 2-D densities, loader.py for the
+batch order, download.py for the cache folder of MNIST and Fashion-MNIST.
+"""
+from . import toy2d
+from .datasets import DatasetInfo, datasets, info, load
+from .download import DataUnavailableError
+from .idx import read_idx
+from .loader import DataLoader
+
+__all__ = ["load", "datasets", "info", "DatasetInfo", "DataLoader", "toy2d", "read_idx",
+           "DataUnavailableError"]

@@ -1,0 +1,83 @@
+"""Mini-batches of NumPy arrays as minigen Tensors, in an order that can be replayed.
+
+The order of epoch e is a pure function of (seed, e):
+
+    order_e = permutation of range(N) drawn from np.random.default_rng([seed, e])
+
+so a run stopped after batch b of epoch e resumes exactly with ``loader.batches(e, start=b + 1)``,
+without saving any random state. Batch k of an epoch holds order_e[k * B : (k + 1) * B].
+"""
+import math
+
+import numpy as np
+
+from .. import ops
+
+
+class DataLoader:
+    """Iterate over (x, y) in batches of batch_size; yields (xb, yb) Tensors on `device`.
+
+    ``for xb, yb in loader`` runs epoch ``loader.epoch`` and moves ``loader.epoch`` on by one as it
+    starts, so every ``iter(loader)`` (also one abandoned early) draws a fresh order.
+    ``loader.batches(epoch, start)`` replays any epoch from any batch and leaves ``epoch`` alone.
+    """
+
+    def __init__(self, x, y=None, batch_size=64, shuffle=True, drop_last=False, seed=0,
+                 device=None):
+        if not isinstance(x, np.ndarray) or x.ndim < 1:
+            raise TypeError(f"DataLoader: x must be a NumPy array with a leading example axis, "
+                            f"got {type(x).__name__} {getattr(x, 'shape', '')}")
+        if y is not None and (not isinstance(y, np.ndarray) or y.ndim < 1 or len(y) != len(x)):
+            raise ValueError(f"DataLoader: y must be a NumPy array with one entry per example of x "
+                             f"({len(x)}), got {type(y).__name__} {getattr(y, 'shape', '')}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be an integer >= 1, got {batch_size!r}")
+        if drop_last and batch_size > len(x):
+            raise ValueError(f"DataLoader: drop_last=True with batch_size {batch_size} > "
+                             f"{len(x)} examples would give no batches")
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
+        self.seed, self.device = int(seed), device
+        self.epoch = 0
+
+    def __len__(self):
+        """Batches per epoch."""
+        n, b = len(self.x), self.batch_size
+        return n // b if self.drop_last else math.ceil(n / b)
+
+    def set_epoch(self, epoch):
+        """Make the next plain iteration run `epoch`."""
+        self.epoch = _check_epoch(epoch)
+
+    def order(self, epoch):
+        """The example indices of `epoch`, in the order its batches take them."""
+        _check_epoch(epoch)
+        if not self.shuffle:
+            return np.arange(len(self.x))
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def batches(self, epoch, start=0):
+        """The batches of `epoch` from batch index `start` on (0 <= start <= len(self))."""
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) \
+                or not 0 <= start <= len(self):
+            raise ValueError(f"DataLoader.batches: start must be a batch index in 0..{len(self)}, "
+                             f"got {start!r}")
+        return self._batches(self.order(epoch), int(start))
+
+    def _batches(self, order, start):
+        for k in range(start, len(self)):
+            index = order[k * self.batch_size:(k + 1) * self.batch_size]
+            xb = ops.tensor(self.x[index], device=self.device)
+            yb = None if self.y is None else ops.tensor(self.y[index], device=self.device)
+            yield xb, yb
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return self.batches(epoch)
+
+
+def _check_epoch(epoch):
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise ValueError(f"DataLoader: epoch must be an integer >= 0, got {epoch!r}")
+    return int(epoch)
