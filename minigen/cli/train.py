@@ -1,0 +1,82 @@
+"""``minigen train MODEL --dataset NAME ...``: options common to every family, plus ``--KEY VALUE`` for
+any entry of the family's ``default_config``, converted to the type of its default."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..training import UsageError, get, train
+
+
+def add_commands(commands) -> None:
+    p = commands.add_parser(
+        "train", help="train a model, writing config.json, metrics.jsonl, checkpoint.npz, samples.png",
+        description="Train MODEL on a dataset. Any other entry of the model's config can be given as "
+                    "--KEY VALUE (e.g. --arch cnn for the classifier).")
+    p.add_argument("model", metavar="MODEL", help="model family, e.g. classifier, gaussian-classifier")
+    p.add_argument("--dataset", required=True, metavar="NAME", help="see 'minigen datasets'")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, metavar="N", help="passes over the training set")
+    length.add_argument("--steps", type=int, metavar="N", help="optimisation steps (wins over epochs)")
+    p.add_argument("--batch-size", type=int, metavar="B")
+    p.add_argument("--lr", type=float, metavar="LR", help="learning rate")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.set_defaults(run=run_train)
+
+
+def _parse_value(key: str, text: str, default):
+    """``text`` from the command line as the type of ``default``."""
+    try:
+        if isinstance(default, bool):
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        if isinstance(default, (int, float, str)):
+            return type(default)(text)
+        if isinstance(default, (list, tuple)):
+            kind = type(default[0]) if default else str
+            return [kind(item) for item in text.split(",") if item]
+        return json.loads(text)       # default None: a number, true/false, or a JSON value
+    except ValueError:
+        if default is None:
+            return text
+        raise UsageError(f"--{key.replace('_', '-')} takes a {type(default).__name__} "
+                         f"(like {default!r}), got {text!r}") from None
+
+
+def parse_options(extra: list, defaults: dict, model: str) -> dict:
+    """``["--arch", "cnn", "--hidden=128"]`` -> ``{"arch": "cnn", "hidden": 128}``."""
+    options, i = {}, 0
+    while i < len(extra):
+        token = extra[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise UsageError(f"unexpected argument {token!r}; model options look like --KEY VALUE")
+        key, _, value = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if not _:
+            if i + 1 >= len(extra):
+                raise UsageError(f"--{key.replace('_', '-')} needs a value")
+            value, i = extra[i + 1], i + 1
+        if key not in defaults:
+            known = ", ".join("--" + k.replace("_", "-") for k in sorted(defaults)) or "none"
+            raise UsageError(f"model '{model}' has no option --{key.replace('_', '-')} (its options: {known})")
+        options[key] = _parse_value(key, value, defaults[key])
+        i += 1
+    return options
+
+
+def run_train(args) -> int:
+    recipe_cls = get(args.model)
+    options = parse_options(args.extra, recipe_cls.default_config, args.model)
+    for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
+        if value is not None:
+            options[key] = value
+    run = train(args.model, args.dataset, out=args.out, steps=args.steps, epochs=args.epochs,
+                device=args.device, seed=args.seed, resume=args.resume, options=options)
+    print(f"trained {run.config['model']} on {run.config['dataset']} for {run.step} steps; "
+          f"run folder {run.out} (evaluate with: minigen eval {run.out})", file=sys.stderr)
+    return 0
