@@ -104,6 +104,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                 if ctx is None or id(t) not in needed:
                     continue
             elif ctx is None:
+                if not create_graph and not g.data.flags.c_contiguous:
+                    # e.g. the weight gradient of x @ W.T arrives transposed; optimizers run several
+                    # elementwise passes over .grad, each ~5x slower on a strided layout
+                    g = Tensor._make(t.device.xp.ascontiguousarray(g.data), False)
                 t.grad = g if t.grad is None else t.grad + g
                 continue
 

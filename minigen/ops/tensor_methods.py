@@ -41,6 +41,8 @@ def _bind():
     T.__ge__ = _compare(lambda a, b: a >= b)
     T.__eq__ = _compare(lambda a, b: a == b)
     T.__ne__ = _compare(lambda a, b: a != b)
+    T.__mod__ = _compare(lambda a, b: a % b)      # integer arithmetic on indices: not differentiable
+    T.__floordiv__ = _compare(lambda a, b: a // b)
 
     for name in ("exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "softplus",
                  "clip"):

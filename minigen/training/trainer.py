@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from .. import backend, io
 from .config import (CHECKPOINT, build_recipe, check_supported, dataset_info, load_split,
                      resolve_device, run_config, seed_everything)
-from .config import make_config  # noqa: F401  (models/cgan.py imports it from here)
 from .metrics import MetricsLog, RunningMean
 from .progress import Progress
 from .registry import Recipe, UsageError, get
