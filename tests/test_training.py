@@ -261,3 +261,12 @@ def test_gaussian_log_density_matches_scipy():
         sigma = np.cov(xk.T, bias=True) + 0.1 * np.eye(3)
         expected = multivariate_normal(xk.mean(axis=0), sigma).logpdf(x) + np.log((25 + 1) / (50 + 2))
         np.testing.assert_allclose(log_joint[:, k], expected, rtol=1e-10)
+
+
+def test_register_refuses_options_the_trainer_owns():
+    import pytest
+    from minigen.training import Recipe, register
+    with pytest.raises(ValueError, match=r"may not use \['steps'\]"):
+        @register("bad-steps-option")
+        class BadRecipe(Recipe):
+            default_config = {"steps": 4, "epochs": 1}

@@ -139,6 +139,7 @@ class Recipe:
 
 # ---------------------------------------------------------------------------------- the registry
 _RECIPES: dict[str, type] = {}
+RESERVED_KEYS = {"model", "dataset", "seed", "steps", "device"}   # written into config by the trainer
 
 
 def register(name: str):
@@ -148,6 +149,10 @@ def register(name: str):
             raise TypeError(f"register({name!r}) decorates a Recipe subclass, got {cls!r}")
         if name in _RECIPES and _RECIPES[name] is not cls:
             raise ValueError(f"a model named {name!r} is already registered ({_RECIPES[name].__name__})")
+        taken = RESERVED_KEYS & set(cls.default_config)
+        if taken:
+            raise ValueError(f"register({name!r}): default_config may not use {sorted(taken)}: the trainer "
+                             "sets those itself (rename the option, e.g. 'depth' for a number of layers)")
         cls.name = name
         _RECIPES[name] = cls
         return cls
