@@ -1,0 +1,146 @@
+"""Running the diffusion backwards: from x_T ~ N(0, I) to a sample x_0.
+
+Every sampler takes ``eps_model(x_t, t) -> eps_hat``, the network's guess of the noise in x_t (a
+DDPM model gives it, whatever it was trained to predict), and a NoiseSchedule. Through q_sample solved
+for x_0, a noise guess is a guess of the data:
+
+    x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)            (clipped to [-1, 1] for images)
+
+Ancestral sampling (DDPM, Ho et al. 2020, Algorithm 2): the reverse step is the forward posterior with
+x0_hat in place of x_0,
+
+    p(x_{t-1} | x_t) = N(mu_tilde_t(x_t, x0_hat), sigma_t^2 I),  sigma_t^2 = beta_t or beta_tilde_t
+                       [= 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat), unclipped]
+
+for t = T, ..., 1, adding no noise at the last step. DDIM (Song et al. 2021) visits a subsequence
+tau_S = T > ... > tau_1 >= 1 and jumps from t to s = the previous one (s = 0 after tau_1):
+
+    x_s = sqrt(alpha_bar_s) x0_hat + sqrt(1 - alpha_bar_s - sigma^2) eps_hat + sigma z,
+    sigma = eta sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t)) sqrt(1 - alpha_bar_t / alpha_bar_s)
+
+eta = 0 is deterministic; eta = 1 with every step is ancestral sampling with sigma_t^2 = beta_tilde_t.
+
+Classifier-free guidance (Ho & Salimans 2021) mixes the conditional and unconditional noise guesses of
+one network, eps~ = (1 + w) eps(x_t, t, c) - w eps(x_t, t, null): ``guided_eps``.
+
+Inverse problems with an unconditional model:
+  inpainting -- after every step, overwrite the known region with the known pixels noised to the
+      current level, q_sample(x_known, t) (at t = 0 that is x_known itself, exactly);
+  denoising  -- y = x_0 + sigma n looks like x_t / sqrt(alpha_bar_t) at the t with SNR_t = 1 / sigma^2
+      (schedule.matching_step), so start the reverse process there from x_t = sqrt(alpha_bar_t) y.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..autograd import no_grad
+
+
+# --------------------------------------------------------------------------------------- one step
+def ancestral_step(schedule, x_t, t, eps_hat, variance="beta", clip_x0=False):
+    """Mean and standard deviation of p(x_{t-1} | x_t) for the integer step t in 1..T."""
+    x0_hat = _x0_hat(schedule, x_t, t, eps_hat, clip_x0)
+    mean, _, _ = schedule.q_posterior(x0_hat, x_t, t)
+    std = float(np.sqrt(schedule.reverse_variance(variance)[t])) if t > 1 else 0.0
+    return mean, std
+
+
+def ddim_step(schedule, x_t, t, s, eps_hat, eta=0.0, clip_x0=False):
+    """Mean and standard deviation of the DDIM jump from step t to an earlier step s (0 <= s < t)."""
+    if not 0 <= s < t <= schedule.T:
+        raise ValueError(f"ddim_step: expected 0 <= s < t <= T = {schedule.T}, got t = {t}, s = {s}")
+    x0_hat = _x0_hat(schedule, x_t, t, eps_hat, clip_x0)
+    a_t, a_s = schedule.alpha_bar[t], schedule.alpha_bar[s]
+    sigma = eta * np.sqrt((1 - a_s) / (1 - a_t)) * np.sqrt(1 - a_t / a_s)
+    if clip_x0:   # the eps consistent with the clipped x0_hat, so both terms describe the same x_0
+        eps_hat = schedule.predict_eps(x_t, t, x0_hat)
+    mean = float(np.sqrt(a_s)) * x0_hat + float(np.sqrt(max(1 - a_s - sigma ** 2, 0.0))) * eps_hat
+    return mean, float(sigma)
+
+
+def _x0_hat(schedule, x_t, t, eps_hat, clip_x0):
+    x0_hat = schedule.predict_x0(x_t, t, eps_hat)
+    return ops.clip(x0_hat, -1.0, 1.0) if clip_x0 else x0_hat
+
+
+# --------------------------------------------------------------------------------------- whole chains
+def ddim_timesteps(start, steps):
+    """tau_S = start > ... > tau_1 >= 1: ``steps`` evenly spaced steps, largest first."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= start:
+        raise ValueError(f"DDIM: the number of steps must be an integer in [1, {start}], got {steps!r}")
+    return [int(t) for t in np.linspace(start, 1, int(steps)).round()]
+
+
+def ancestral(eps_model, schedule, x_T, variance="beta", clip_x0=False, start=None,
+              known=None, mask=None, callback=None):
+    """DDPM sampling: x_{t-1} ~ p(x_{t-1} | x_t) for t = start, ..., 1 (start defaults to T)."""
+    start = schedule.T if start is None else start
+    return _reverse(eps_model, schedule, x_T, list(range(start, 0, -1)),
+                    lambda x, t, s, eps: ancestral_step(schedule, x, t, eps, variance, clip_x0),
+                    known, mask, callback)
+
+
+def ddim(eps_model, schedule, x_T, steps, eta=0.0, clip_x0=False, start=None,
+         known=None, mask=None, callback=None):
+    """DDIM sampling in ``steps`` jumps from ``start`` (default T) down to 0."""
+    start = schedule.T if start is None else start
+    return _reverse(eps_model, schedule, x_T, ddim_timesteps(start, steps),
+                    lambda x, t, s, eps: ddim_step(schedule, x, t, s, eps, eta, clip_x0),
+                    known, mask, callback)
+
+
+def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback):
+    """The loop every sampler shares: x <- step(x) along ``timesteps``, largest first, ending at t = 0.
+
+    With ``known`` and ``mask`` (1 where known), the known region is replaced after every step by
+    q_sample(known, s) -- inpainting. ``callback(t, x_t)`` sees the start and every step.
+    """
+    schedule.check_t(np.asarray(timesteps), low=1)
+    if (known is None) != (mask is None):
+        raise ValueError("inpainting needs both `known` (the image) and `mask` (1 where it is known)")
+    if known is not None:
+        if tuple(known.shape) != tuple(x.shape) or tuple(mask.shape) != tuple(x.shape):
+            raise ValueError(f"inpainting: known {tuple(known.shape)} and mask {tuple(mask.shape)} must "
+                             f"have the shape of the samples {tuple(x.shape)}")
+        known_where = mask.data > 0.5
+    with no_grad():
+        if known is not None:
+            x = ops.where(known_where, schedule.q_sample(known, timesteps[0], ops.randn_like(x)), x)
+        if callback is not None:
+            callback(timesteps[0], x)
+        for i, t in enumerate(timesteps):
+            s = timesteps[i + 1] if i + 1 < len(timesteps) else 0
+            eps_hat = eps_model(x, ops.full((x.shape[0],), t, dtype="int64", device=x.device))
+            mean, std = step(x, t, s, eps_hat)
+            x = mean + std * ops.randn_like(x) if std > 0 else mean
+            if known is not None:
+                x = ops.where(known_where, schedule.q_sample(known, s, ops.randn_like(x)), x)
+            if callback is not None:
+                callback(s, x)
+    return x
+
+
+# --------------------------------------------------------------------------------------- guidance, inverse problems
+def guided_eps(eps_conditional, eps_unconditional, w):
+    """eps~ = (1 + w) eps(x_t, t, c) - w eps(x_t, t, null): w = 0 is plain conditional sampling."""
+    return (1 + w) * eps_conditional - w * eps_unconditional
+
+
+def inpaint(eps_model, schedule, known, mask, steps=None, clip_x0=False, variance="beta", eta=0.0):
+    """Fill in the pixels where ``mask`` is 0, keeping those where it is 1 exactly; ancestral sampling
+    over all T steps, or DDIM with ``steps``."""
+    x_T = ops.randn_like(known)
+    if steps is None:
+        return ancestral(eps_model, schedule, x_T, variance, clip_x0, known=known, mask=mask)
+    return ddim(eps_model, schedule, x_T, steps, eta, clip_x0, known=known, mask=mask)
+
+
+def denoise(eps_model, schedule, y, noise_std, steps=None, clip_x0=False, variance="beta", eta=0.0):
+    """Remove Gaussian noise of standard deviation ``noise_std`` from ``y`` (same units as the data):
+    start the reverse process at the matching step t with x_t = sqrt(alpha_bar_t) y."""
+    t = schedule.matching_step(noise_std)
+    x_t = float(schedule.sqrt_alpha_bar[t]) * y
+    if steps is None:
+        return ancestral(eps_model, schedule, x_t, variance, clip_x0, start=t)
+    return ddim(eps_model, schedule, x_t, min(steps, t), eta, clip_x0, start=t)
