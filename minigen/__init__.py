@@ -5,7 +5,7 @@
     (x * x).sum().backward()        # x.grad == 2 x
 
 Layers, lowest first: backend (NumPy/CuPy, devices, random state), autograd (Tensor, Function,
-backward), ops, nn, optim, data, viz, models, cli. See docs/ and ../shared/DESIGN.md.
+backward), ops, nn, optim, distributions, flows, diffusion, data, eval, viz, models, training, cli. See docs/ and ../shared/DESIGN.md.
 """
 __version__ = "0.1.0"
 
@@ -21,6 +21,8 @@ from . import nn
 from . import optim
 from . import data
 from . import distributions
+from . import flows
+from . import diffusion
 from .io import save, load
 
 float32 = "float32"

@@ -549,3 +549,9 @@ def test_deepcopy_gives_an_independent_model():
     assert [n for n, _ in twin.named_parameters()] == [n for n, _ in model.named_parameters()]
     twin.head[2].weight.data[0, 0] += 1.0
     assert twin.head[2].weight.numpy()[0, 0] != model.head[2].weight.numpy()[0, 0]
+
+
+def test_unflatten_inverts_flatten():
+    x = mg.randn(2, 3, 4, 5)
+    flat = mg.nn.Flatten()(x)
+    np.testing.assert_array_equal(mg.nn.Unflatten((3, 4, 5))(flat).numpy(), x.numpy())

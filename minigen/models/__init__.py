@@ -7,3 +7,12 @@ from . import classifier
 from . import gaussian_classifier
 from .classifier import Classifier
 from .gaussian_classifier import GaussianClassifier
+from . import gan
+from . import dcgan
+from . import wgan_gp
+from . import realnvp
+from . import cgan
+from . import glow
+from . import ddpm
+from . import planar
+from . import ae, vae, cvae, vqvae, vqvae2, pixelcnn   # the latent-variable family

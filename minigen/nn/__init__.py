@@ -6,10 +6,10 @@ from .linear import Linear
 from .conv import Conv2d, ConvTranspose2d
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .activation import ReLU, LeakyReLU, ELU, SiLU, GELU, Tanh, Sigmoid, Softplus
-from .misc import Dropout, Embedding, Flatten, Upsample, Identity
+from .misc import Dropout, Embedding, Flatten, Unflatten, Upsample, Identity
 from .attention import SelfAttention2d
 
 __all__ = ["functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "Conv2d",
            "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "ReLU", "LeakyReLU",
-           "ELU", "SiLU", "GELU", "Tanh", "Sigmoid", "Softplus", "Dropout", "Embedding", "Flatten",
+           "ELU", "SiLU", "GELU", "Tanh", "Sigmoid", "Softplus", "Dropout", "Embedding", "Flatten", "Unflatten",
            "Upsample", "Identity", "SelfAttention2d"]

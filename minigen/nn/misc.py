@@ -56,6 +56,20 @@ class Flatten(Module):
         return f"start_axis={self.start_axis}"
 
 
+class Unflatten(Module):
+    """(N, prod(shape)) -> (N, *shape): the inverse of Flatten, e.g. a dense layer feeding a conv decoder."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def extra_repr(self):
+        return f"shape={self.shape}"
+
+
 class Upsample(Module):
     def __init__(self, scale_factor=2):
         super().__init__()
