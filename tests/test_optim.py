@@ -252,10 +252,11 @@ def test_params_without_grad_are_skipped_and_zero_grad_clears():
 
 
 def test_broadcast_and_shared_gradients_are_read_not_written():
-    """x.sum() gives x a read-only broadcast gradient; x + y gives both the same gradient tensor."""
+    """Two parameters holding one read-only gradient (a broadcast view): the optimizer only reads it."""
     x, y = param(), param()
-    (x + y).sum().backward()
-    assert x.grad is y.grad and not x.grad.data.flags.writeable
+    shared = mg.ones(1).broadcast_to((3,))
+    assert not shared.data.flags.writeable
+    x.grad = y.grad = shared
     opt = optim.Adam([x, y], lr=0.1, weight_decay=0.1)
     opt.step()
     np.testing.assert_array_equal(x.grad.numpy(), np.ones(3))
@@ -437,12 +438,13 @@ def test_clip_returns_nan_and_inf_without_touching_grads():
         np.testing.assert_array_equal(params[0].grad.numpy(), [1.0, bad])
 
 
-def test_clip_scales_a_shared_gradient_once(device):
+def test_clip_counts_each_parameter_and_scales_a_shared_gradient_once(device):
     x, y = param(device=device), param(device=device)
-    (x + y).sum().backward()            # one read-only gradient tensor of ones, shared by x and y
+    y.grad = x.grad = mg.ones(3, device=device)     # two parameters holding one gradient tensor
     total = optim.clip_grad_norm_([x, y], 1.0)
-    assert total == pytest.approx(math.sqrt(3))     # counted once: it is one gradient
-    np.testing.assert_allclose(x.grad.numpy(), np.ones(3) / math.sqrt(3), rtol=1e-5)
+    assert total == pytest.approx(math.sqrt(6))     # each parameter's gradient counts, as in PyTorch
+    np.testing.assert_allclose(x.grad.numpy(), np.ones(3) / math.sqrt(6), rtol=1e-5)
+    np.testing.assert_allclose(y.grad.numpy(), np.ones(3) / math.sqrt(6), rtol=1e-5)
 
 
 @settings(max_examples=30, deadline=None)

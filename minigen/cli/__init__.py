@@ -6,6 +6,7 @@
                   [--device cpu|cuda] [--seed S] [--out DIR] [--resume] [--KEY VALUE ...]
     minigen sample DIR --n N [--label K] [--steps S] [--seed S] [--out FILE.npy]
     minigen eval DIR [--split test]      prints one JSON object of metrics
+    minigen compare --dataset NAME [--budget-seconds S] [--seeds N] [--models a,b] [--out DIR]
 
 ``--KEY VALUE`` sets any other entry of the model's config (``--arch cnn``). Mistakes (an unknown
 model, a dataset the model cannot use, a missing checkpoint) print one line and exit with status 2.
@@ -21,13 +22,13 @@ EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import evaluate, info, sample, train
+    from . import compare, evaluate, info, sample, train
     parser = argparse.ArgumentParser(
         prog="minigen", description="Generative models on a from-scratch autograd engine.",
         epilog="Run 'minigen COMMAND --help' for a command's options; docs/cli.md has examples.")
     parser.add_argument("--version", action="version", version=f"minigen {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (info, train, sample, evaluate):
+    for module in (info, train, sample, evaluate, compare):
         module.add_commands(commands)
     return parser
 

@@ -18,16 +18,16 @@ from .optimizer import check_nonnegative, tensor_list
 def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0) -> float:
     """Scale the gradients of ``params`` so their global norm is at most ``max_norm``.
 
-    Returns the norm before clipping. Parameters without a gradient are skipped. Each ``p.grad``
-    gets a new, scaled array: a gradient may be a read-only broadcast view, and two parameters may
-    share one gradient tensor (it is scaled once).
+    Returns the norm before clipping. Parameters without a gradient are skipped. Every parameter's
+    gradient counts in the norm, even where two parameters hold the same gradient tensor (as PyTorch
+    counts them); such a shared tensor is scaled once. Each ``p.grad`` gets a new, scaled array.
     """
     params = tensor_list(params, "clip_grad_norm_")
     check_nonnegative("clip_grad_norm_", "max_norm", max_norm)
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (or inf), got {norm_type!r}")
-    grads = list({id(p.grad): p.grad for p in params if p.grad is not None}.values())
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
     xp = get_array_module(grads[0].data)
@@ -36,6 +36,6 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0) -> float:
     total = float(xp.linalg.norm(norms, ord=norm_type))
     if math.isfinite(total) and total > max_norm:
         scale = max_norm / (total + 1e-6)
-        for g in grads:
+        for g in {id(g): g for g in grads}.values():
             g.data = g.data * scale
     return total
