@@ -83,12 +83,17 @@ def minigen_step(device):
     x = mg.randn(BATCH, SIZES[0], device=device)
     y = mg.randint(0, SIZES[3], size=(BATCH,), device=device)
 
-    def step():
+    def forward():
+        return F.cross_entropy(model(x), y)
+
+    def forward_backward():
         opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
+        forward().backward()
+
+    def step():
+        forward_backward()
         opt.step()
-    return step
+    return step, forward, forward_backward
 
 
 def torch_step():
@@ -126,7 +131,10 @@ def bare_gemms(device):
 
 def mlp_step(device, repeat):
     sync = (lambda: mg.device(device).xp.cuda.Stream.null.synchronize()) if device != "cpu" else (lambda: None)
-    t_mg = median_time(minigen_step(device), repeat, sync)
+    step, forward, forward_backward = minigen_step(device)
+    t_mg = median_time(step, repeat, sync)
+    t_fwd = median_time(forward, repeat, sync)
+    t_fb = median_time(forward_backward, repeat, sync)
     t_gemm = median_time(bare_gemms(device), repeat, sync)
     t_torch = threads = None
     if device == "cpu":
@@ -138,6 +146,9 @@ def mlp_step(device, repeat):
     print(f"\n(b) MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam, float32, device {device}")
     print(f"{'what':<40}{'ms per step':>12}{'ratio':>10}")
     print(f"{'minigen training step':<40}{t_mg * 1e3:>12.3f}{'':>10}")
+    print(f"{'  of which forward':<40}{t_fwd * 1e3:>12.3f}")
+    print(f"{'  of which backward':<40}{(t_fb - t_fwd) * 1e3:>12.3f}")
+    print(f"{'  of which optimizer (Adam)':<40}{(t_mg - t_fb) * 1e3:>12.3f}")
     if t_torch is not None:
         print(f"{f'PyTorch training step ({threads} threads)':<40}{t_torch * 1e3:>12.3f}"
               f"{t_mg / t_torch:>9.2f}x")

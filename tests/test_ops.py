@@ -329,3 +329,17 @@ def test_comparisons_are_not_differentiable():
     m = x > 0
     assert not m.requires_grad and m.dtype == bool
     np.testing.assert_array_equal(m.numpy(), [True, False])
+
+
+@pytest.mark.parametrize("lead", [(4,), (2, 3), ()])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(lead, bias):
+    rng = np.random.default_rng(5)
+    x, W, b = T(rng.normal(size=lead + (3,))), T(rng.normal(size=(2, 3))), T(rng.normal(size=(2,)))
+    args = [x, W, b] if bias else [x, W]
+    expected = x.numpy() @ W.numpy().T + (b.numpy() if bias else 0)
+    np.testing.assert_allclose(mg.linear(*args).numpy(), expected, rtol=1e-12)
+    assert gradcheck(mg.linear, args)
+    assert gradgradcheck(lambda *a: mg.tanh(mg.linear(*a)), args)
+    with pytest.raises(ValueError, match=r"linear: input has 3 features .* expects 4"):
+        mg.linear(x, T(np.ones((2, 4))))

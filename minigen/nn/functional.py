@@ -24,19 +24,10 @@ from .. import ops
 from ..autograd import Tensor, no_grad
 from ..ops import (relu, leaky_relu, elu, silu, gelu, sigmoid, tanh, softplus, softmax,  # noqa: F401
                    log_softmax, logsumexp, dropout, conv2d, conv_transpose2d, max_pool2d, avg_pool2d,
-                   upsample, embedding, one_hot, where)
+                   upsample, embedding, one_hot, where, linear)
 
 
 # ------------------------------------------------------------------------------------ layers
-def linear(x, weight, bias=None):
-    """y = x W^T + b, with W of shape (out_features, in_features)."""
-    if x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input has {x.shape[-1]} features on its last axis (shape {x.shape}), "
-                         f"the weight expects {weight.shape[1]} (weight shape {weight.shape})")
-    y = x @ weight.T
-    return y if bias is None else y + bias
-
-
 def _per_channel(v, ndim):
     """Reshape a (C,) vector to (1, C, 1, ...) so that it broadcasts over an (N, C, *) tensor."""
     return v.reshape((1, v.shape[0]) + (1,) * (ndim - 2))

@@ -6,7 +6,7 @@ from .math import (exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, leaky_rel
 from .reduce import sum, mean, max, min, var, logsumexp, softmax, log_softmax
 from .shape import (reshape, transpose, swapaxes, broadcast_to, sum_to, flatten, squeeze, expand_dims,
                     concatenate, stack, split, pad, getitem, take_along_axis, gather)
-from .linalg import matmul
+from .linalg import matmul, linear
 from .misc import astype, to_device, dropout, one_hot, embedding
 from .creation import (tensor, zeros, ones, full, arange, linspace, randn, rand, randint, zeros_like,
                        ones_like, full_like, randn_like, rand_like)
