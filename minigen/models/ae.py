@@ -67,13 +67,7 @@ class AutoencoderRecipe(Recipe):
 
     default_config = {"latent_dim": 16, "arch": "mlp", "hidden": 256, "lr": 1e-3, "batch_size": 64, "epochs": 100}
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image"
-
-    @classmethod
-    def requirement(cls):
-        return "images"
+    data_kinds = ("image",)
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)

@@ -68,13 +68,8 @@ class ClassifierRecipe(Recipe):
                       "batch_size": 64, "epochs": 15}
     generative = False
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image" and bool(info.num_classes)
-
-    @classmethod
-    def requirement(cls):
-        return "labelled images"
+    data_kinds = ("image",)
+    needs_labels = True
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)

@@ -30,14 +30,7 @@ class ConditionalVAERecipe(VAERecipe):
     """The VAE recipe with labels: training, evaluation and sampling all take y."""
 
     conditional = True
-
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image" and bool(info.num_classes)
-
-    @classmethod
-    def requirement(cls):
-        return "labelled images"
+    needs_labels = True
 
     def build(self, config, info):
         return ConditionalVAE(info.shape, info.num_classes, config["latent_dim"], config["arch"],

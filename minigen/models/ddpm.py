@@ -102,14 +102,6 @@ class DDPMRecipe(Recipe):
                       "lr": 1e-3, "batch_size": 128, "epochs": 50}
     sampler_steps = True
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind in ("image", "2d")
-
-    @classmethod
-    def requirement(cls):
-        return "images or 2-D points"
-
     def __init__(self, config, info, device):
         super().__init__(config, info, device)
         self.is_image = info.kind == "image"

@@ -139,14 +139,6 @@ class GANRecipe(LogisticGameRecipe):
     default_config = {"latent_dim": 16, "hidden": 128, "depth": 3, "generator_loss": "nonsaturating",
                       "lr": 1e-3, "betas": [0.5, 0.9], "n_critic": 1, "batch_size": 256, "epochs": 40}
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind in ("2d", "image")
-
-    @classmethod
-    def requirement(cls):
-        return "2-D points or images"
-
     def build(self, config, info):
         image = info.kind == "image"
         return (MLPGenerator(config["latent_dim"], info.shape, config["hidden"], config["depth"], image),

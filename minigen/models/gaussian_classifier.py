@@ -145,13 +145,8 @@ class GaussianClassifierRecipe(Recipe):
     conditional = True
     drop_last = False        # every example counts once per epoch: the fit is exact after one
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image" and bool(info.num_classes)
-
-    @classmethod
-    def requirement(cls):
-        return "labelled images"
+    data_kinds = ("image",)
+    needs_labels = True
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)

@@ -69,13 +69,7 @@ class GlowRecipe(FlowRecipe):
                       "temperature": 0.7, "lr": 1e-3, "clip_grad": 50.0, "batch_size": 64,
                       "epochs": 30}
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image"
-
-    @classmethod
-    def requirement(cls):
-        return "images"
+    data_kinds = ("image",)
 
     def build_flow(self, config, info):
         return glow(info.shape, config["levels"], config["depth"], config["hidden"], config["coupling"],

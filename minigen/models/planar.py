@@ -101,13 +101,7 @@ class PlanarRecipe(FlowRecipe):
     default_config = {"layers": 32, "temperature": 1.0, "lr": 3e-3, "clip_grad": 100.0,
                       "batch_size": 256, "epochs": 40}
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "2d"
-
-    @classmethod
-    def requirement(cls):
-        return "a 2-D dataset"
+    data_kinds = ("2d",)
 
     def build_flow(self, config, info):
         return planar_flow(info.shape[0], config["layers"])

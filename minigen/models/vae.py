@@ -142,13 +142,7 @@ class VAERecipe(Recipe):
     default_config = {"latent_dim": 16, "arch": "mlp", "hidden": 256, "likelihood": "bernoulli",
                       "beta": 1.0, "eval_k": 500, "lr": 1e-3, "batch_size": 64, "epochs": 100}
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image"
-
-    @classmethod
-    def requirement(cls):
-        return "images"
+    data_kinds = ("image",)
 
     def build(self, config, info):
         return VAE(info.shape, config["latent_dim"], config["arch"], config["hidden"], config["likelihood"])

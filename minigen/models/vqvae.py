@@ -200,13 +200,7 @@ class VQVAERecipe(Recipe):
     default_config = {"num_codes": 64, "code_dim": 16, "hidden": 64, "beta": 0.25, "ema": False,
                       "decay": 0.99, "restart_dead": True, "lr": 1e-3, "batch_size": 64, "epochs": 40}
 
-    @classmethod
-    def supports(cls, info):
-        return info.kind == "image"
-
-    @classmethod
-    def requirement(cls):
-        return "images"
+    data_kinds = ("image",)
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)

@@ -37,6 +37,8 @@ class Recipe:
     - ``conditional``: ``sample(n, label=K)`` draws from class K.
     - ``sampler_steps``: ``sample(n, steps=S)`` takes a number of sampling steps (DDIM).
     - ``drop_last``: drop the last short batch of each epoch (the trainer's DataLoader).
+    - ``data_kinds`` and ``needs_labels``: the datasets it trains on ("image", "2d"; labelled or not),
+      which ``supports`` and ``requirement`` read.
 
     The instance is the training state: ``__init__(config, info, device)`` builds the modules and
     optimizers and keeps them as attributes; the default ``state_dict`` saves every attribute that has
@@ -51,15 +53,20 @@ class Recipe:
     drop_last = True
 
     # ----------------------------------------------------------------------------- what it accepts
+    data_kinds = ("image", "2d")     # the kinds of dataset (data.datasets() records) it trains on
+    needs_labels = False             # class-conditional and discriminative families need labels
+
     @classmethod
     def supports(cls, info) -> bool:
-        """Whether the family can train on the dataset described by ``info`` (a data.datasets() record)."""
-        return True
+        """Whether the family can train on the dataset described by ``info`` (a data.datasets() record).
+        Override it for further conditions (an image size the architecture cannot take)."""
+        return info.kind in cls.data_kinds and (bool(info.num_classes) or not cls.needs_labels)
 
     @classmethod
     def requirement(cls) -> str:
         """What kind of dataset the family needs, in words, for error messages."""
-        return "a dataset"
+        kinds = " or ".join({"image": "images", "2d": "2-D points"}[k] for k in cls.data_kinds)
+        return f"labelled {kinds}" if cls.needs_labels else kinds
 
     # ----------------------------------------------------------------------------- the four verbs
     def __init__(self, config: dict, info, device):
