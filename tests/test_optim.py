@@ -528,3 +528,28 @@ def test_ema_copy_to_and_state_dict(tmp_path):
         optim.EMA([p], decay=1.5)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.EMA([])
+
+
+def test_threaded_cpu_step_equals_the_sequential_one(monkeypatch):
+    """Large CPU steps update parameters in threads; the numbers must not change."""
+    from minigen.optim import optimizer as opt_module
+    rng = np.random.default_rng(0)
+    shapes = [(300, 200), (200,), (200, 200), (200,)]          # > 2**16 elements: threaded
+    init = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    grads = [rng.normal(size=s).astype(np.float32) for s in shapes]
+
+    def run():
+        ps = [mg.tensor(a.copy(), requires_grad=True) for a in init]
+        opt = optim.Adam(ps, lr=0.01, weight_decay=0.1)
+        for _ in range(3):
+            for p, g in zip(ps, grads):
+                p.grad = mg.tensor(g)
+            opt.step()
+        return [p.numpy() for p in ps], opt.state_dict()
+
+    threaded, state = run()
+    assert all(not k.startswith("_") for s in state["state"].values() for k in s)
+    monkeypatch.setattr(opt_module, "_PARALLEL_MIN_ELEMENTS", 10 ** 12)
+    sequential, _ = run()
+    for a, b in zip(threaded, sequential):
+        np.testing.assert_array_equal(a, b)

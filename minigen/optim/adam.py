@@ -17,8 +17,8 @@ The two differ only in how weight decay lambda enters:
 
 Per-parameter state: ``step`` (t), ``m`` (m_t) and ``v`` (v_t).
 
-The update runs on raw arrays in place with one reused scratch array per shape, so a step costs ten
-passes over the parameters and no autograd graph.
+The update runs on raw arrays in place with one reused scratch array per parameter, so a step costs
+ten passes over the parameters and no autograd graph.
 """
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-        self._work = {}
 
     def _check_options(self, options):
         super()._check_options(options)
@@ -64,7 +63,7 @@ class Adam(Optimizer):
         elif lam:
             grad = grad + lam * theta           # a new array: p.grad keeps the loss gradient
 
-        work = self._scratch(theta)
+        work = self._scratch(theta, state)
         # m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
         m *= beta1
         m += xp.multiply(grad, 1 - beta1, out=work)
@@ -85,12 +84,12 @@ class Adam(Optimizer):
         update *= step_size
         theta -= update
 
-    def _scratch(self, theta):
-        """One reusable work array per shape: allocating a fresh one every step costs page faults."""
-        key = (theta.shape, theta.dtype, type(theta))
-        work = self._work.get(key)
-        if work is None:
-            work = self._work[key] = get_array_module(theta).empty_like(theta)
+    @staticmethod
+    def _scratch(theta, state):
+        """A work array kept with the parameter's state: allocating one every step costs page faults."""
+        work = state.get("_work")
+        if work is None or work.shape != theta.shape:
+            work = state["_work"] = get_array_module(theta).empty_like(theta)
         return work
 
 

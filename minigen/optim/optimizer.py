@@ -12,7 +12,8 @@ array shared by two parameters (the two inputs of an addition get the same gradi
 
 Serialisation. A parameter is named by its position in the list of all groups' parameters, one
 group after the other; ``state`` is keyed by that position. ``state_dict()`` holds only numbers,
-strings, lists and NumPy arrays, so it can be written to .npz without pickle:
+strings, lists and NumPy arrays, so it can be written to .npz without pickle (state entries whose
+name starts with "_" are scratch space and are not saved):
 
     {"state": {"0": {"m": array, "v": array, "step": 3}, ...},
      "param_groups": [{"lr": 0.001, "betas": [0.9, 0.999], ..., "params": [0, 1, 2]}, ...]}
@@ -20,6 +21,10 @@ strings, lists and NumPy arrays, so it can be written to .npz without pickle:
 from __future__ import annotations
 
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from .. import backend
 from ..autograd import Tensor
@@ -121,9 +126,18 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient (those with ``grad is None`` are left alone)."""
-        for position, p, group in self._indexed_params():
-            if p.grad is not None:
-                self._update(p.data, p.grad.data, self.state.setdefault(position, {}), group)
+        jobs = [(p.data, p.grad.data, self.state.setdefault(position, {}), group)
+                for position, p, group in self._indexed_params() if p.grad is not None]
+        pool = _cpu_pool(jobs)
+        if pool is None:
+            for job in jobs:
+                self._update(*job)
+        else:
+            # NumPy's elementwise loops release the GIL, so on the CPU the parameters' updates run
+            # in threads on every core (PyTorch's optimizers are multi-threaded too). Each update
+            # touches only its own parameter's arrays and state.
+            for done in [pool.submit(self._update, *job) for job in jobs]:
+                done.result()
 
     def zero_grad(self) -> None:
         """Forget the gradients (``p.grad = None``); the next backward writes them afresh."""
@@ -134,7 +148,7 @@ class Optimizer:
     # ------------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         """The state and the options, as numbers, strings, lists and NumPy arrays (copies)."""
-        state = {str(position): {k: _export(v) for k, v in s.items()}
+        state = {str(position): {k: _export(v) for k, v in s.items() if not k.startswith("_")}
                  for position, s in self.state.items() if s}
         groups, position = [], 0
         for group in self.param_groups:
@@ -182,6 +196,25 @@ class Optimizer:
                                                     f"parameter {position}") for k, v in saved.items()}
         self.param_groups = new_groups
         self.state = new_state
+
+
+_POOL = None
+_PARALLEL_MIN_ELEMENTS = 1 << 16   # below this a step is too short for threads to pay off
+
+
+def _cpu_pool(jobs):
+    """A thread pool for the CPU updates of a step big enough to split, else None."""
+    global _POOL
+    if len(jobs) < 2 or backend.get_array_module(jobs[0][0]) is not np:
+        return None
+    if sum(job[0].size for job in jobs) < _PARALLEL_MIN_ELEMENTS:
+        return None
+    if _POOL is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if (cores or 1) < 2:
+            return None
+        _POOL = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="minigen-optim")
+    return _POOL
 
 
 def _export(value):
