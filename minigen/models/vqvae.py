@@ -10,10 +10,14 @@ argmin has no gradient; the straight-through estimator copies the decoder's grad
 
 and the codebook is pulled towards the encoder outputs, the encoder held close to its codes:
 
-    L = ||x - x_hat||^2  +  ||sg[z_e] - e_k||^2  +  beta ||z_e - sg[e_k]||^2            (VQVAE.loss)
-        reconstruction      codebook loss           commitment loss, beta = 0.25
+    L = -log p(x | z_q)  +  ||sg[z_e] - e_k||^2  +  beta ||z_e - sg[e_k]||^2            (VQVAE.loss)
+        reconstruction       codebook loss           commitment loss, beta = 0.25
 
-each squared norm taken as a mean over elements. With ``ema=True`` the codebook is not trained by its
+each term a mean over elements. The reconstruction term is the cross-entropy of a Bernoulli decoder,
+x log x_hat + (1 - x) log(1 - x_hat) from the logits, rather than the squared error ||x - x_hat||^2 of a
+Gaussian one: on MNIST the mostly black images drive the logits into the flat tail of the sigmoid,
+where the squared error's gradient vanishes and training stalls at the blank image. The squared
+error is still what ``eval`` reports (``recon_mse``). With ``ema=True`` the codebook is not trained by its
 loss but set to running averages of the vectors assigned to each code (decay gamma = 0.99):
 
     N_k <- gamma N_k + (1 - gamma) n_k,   m_k <- gamma m_k + (1 - gamma) sum_{i: k_i = k} z_e,i,
@@ -160,12 +164,14 @@ class VQVAE(nn.Module):
         return mg.sigmoid(self.decoder(self.quantizer.lookup(codes)))
 
     def loss(self, x):
-        """L = recon + codebook + beta commitment, and its parts; also the batch's codes."""
+        """L = cross-entropy + codebook + beta commitment; its parts (``recon``: the squared error); the codes."""
         check_images(x, self.image_shape, "VQVAE")
         z_q, codes, codebook_loss, commitment_loss = self.quantizer(self.encoder(x))
-        x_hat = mg.sigmoid(self.decoder(z_q))
-        recon = F.mse_loss(x_hat, x)
-        total = recon + self.quantizer.vq_loss(codebook_loss, commitment_loss)
+        logits = self.decoder(z_q)
+        total = (F.binary_cross_entropy_with_logits(logits, x)
+                 + self.quantizer.vq_loss(codebook_loss, commitment_loss))
+        with mg.no_grad():
+            recon = F.mse_loss(mg.sigmoid(logits), x)    # the squared error that eval reports
         if self.training:
             with mg.no_grad():
                 counts = F.one_hot(codes, self.quantizer.num_codes).sum(axis=0)

@@ -7,7 +7,7 @@ Two grids of discrete codes, the top one coarser, each quantized as in vqvae.py:
     k_bot = VQ_bot(W [h_b, D_t(e_top)])               codes at H/2 x W/2, given what the top says
     x_hat = sigmoid(G([e_bot, U(e_top)]))             U: a transposed conv up to H/2 x W/2
 
-    L = ||x - x_hat||^2 + sum over both levels of (codebook + beta commitment)        (VQVAE2.loss)
+    L = -log p(x | z_q) + sum over both levels of (codebook + beta commitment)     (VQVAE2.loss)
 
 A second stage fits a prior to the codes of the (then frozen) autoencoder, with gated PixelCNNs:
 
@@ -66,8 +66,11 @@ class VQVAE2(nn.Module):
         vq = self.quantizer_top.vq_loss(cb_top, commit_top) + self.quantizer_bottom.vq_loss(cb_bottom, commit_bottom)
         return z_top, z_bottom, k_top, k_bottom, vq, commit_top + commit_bottom
 
+    def decoder_logits(self, z_top, z_bottom):
+        return self.decoder(mg.concatenate([z_bottom, self.upsample_top(z_top)], axis=1))
+
     def decode_latents(self, z_top, z_bottom):
-        return mg.sigmoid(self.decoder(mg.concatenate([z_bottom, self.upsample_top(z_top)], axis=1)))
+        return mg.sigmoid(self.decoder_logits(z_top, z_bottom))
 
     def encode(self, x):
         """Integer codes (k_top (N, H/4, W/4), k_bottom (N, H/2, W/2))."""
@@ -80,8 +83,12 @@ class VQVAE2(nn.Module):
 
     def loss(self, x):
         z_top, z_bottom, k_top, k_bottom, vq, commitment = self.quantize(x)
-        recon = F.mse_loss(self.decode_latents(z_top, z_bottom), x)
-        return {"loss": recon + vq, "recon": recon, "commitment": commitment, "codes_top": k_top,
+        logits = self.decoder_logits(z_top, z_bottom)
+        # cross-entropy, not squared error, for the reason in vqvae.py's docstring
+        total = F.binary_cross_entropy_with_logits(logits, x) + vq
+        with mg.no_grad():
+            recon = F.mse_loss(mg.sigmoid(logits), x)
+        return {"loss": total, "recon": recon, "commitment": commitment, "codes_top": k_top,
                 "codes_bottom": k_bottom}
 
     def top_condition(self, k_top):
