@@ -5,8 +5,7 @@ same Recipe API the trainer uses: build from the config, then ``train_step`` ove
 """
 import numpy as np
 
-import minigen as mg
-from minigen import backend, data, training
+from minigen import training
 
 
 def balanced_subset(x, y, per_class, seed):
@@ -19,24 +18,8 @@ def balanced_subset(x, y, per_class, seed):
 
 def train_recipe(model, dataset, x, y, steps, seed, options=None, device="cpu"):
     """A Recipe of ``model`` trained for ``steps`` steps on (x, y), in eval mode."""
-    recipe_cls = training.get(model)
-    config = training.make_config(recipe_cls, dataset, seed, options)
-    mg.manual_seed(seed)
     np.random.seed(seed)
-    recipe = recipe_cls(config, training.dataset_info(dataset), backend.device(device))
-    batch_size = min(config.get("batch_size", 64), len(x))
-    loader = data.DataLoader(x, y, batch_size=batch_size, shuffle=True, drop_last=True, seed=seed,
-                             device=device)
-    recipe.train()
-    step, epoch = 0, 0
-    while step < steps:
-        for batch in loader.batches(epoch):
-            recipe.train_step(batch, step)
-            step += 1
-            if step == steps:
-                break
-        epoch += 1
-    return recipe.eval()
+    return training.fit(model, dataset, x, y, steps, seed, options, device)
 
 
 def classifier_accuracy(dataset, x, y, x_test, y_test, steps, seed, arch="mlp"):

@@ -111,23 +111,11 @@ def reference_classifier(dataset, device, steps=500, batch_size=128, max_images=
 
     The judge of label_accuracy: multinomial logistic regression (classifier.py, arch "linear"),
     cheap enough to train inside ``minigen eval``; 92.5 % test accuracy on digits."""
-    from minigen.data import DataLoader, load
-    from minigen.training import dataset_info, get, make_config
+    from minigen.data import load
+    from minigen.training import fit
     x, y = load(dataset, split="train")
-    x, y = x[:max_images], y[:max_images]
-    recipe_cls = get("classifier")
-    mg.manual_seed(seed)
-    config = make_config(recipe_cls, dataset, seed, {"arch": "linear"})
-    judge = recipe_cls(config, dataset_info(dataset), device)
-    loader = DataLoader(x, y, batch_size=batch_size, shuffle=True, drop_last=True, seed=seed, device=device)
-    step, epoch = 0, 0
-    while step < steps:
-        for batch in loader.batches(epoch):
-            judge.train_step(batch, step)
-            step += 1
-            if step == steps:
-                break
-        epoch += 1
+    judge = fit("classifier", dataset, x[:max_images], y[:max_images], steps, seed, {"arch": "linear"},
+                device, batch_size)
     return lambda images: judge.logits(images).argmax(axis=1).numpy()
 
 

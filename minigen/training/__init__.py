@@ -8,9 +8,10 @@ from .registry import Recipe, UsageError, register, get, names
 from .config import make_config, dataset_info
 from .trainer import (Run, TrainingDiverged, TrainingInterrupted, train, load_run,
                       CONFIG, CHECKPOINT, METRICS, SAMPLES)
+from .fit import fit
 from .metrics import read_metrics
 from .progress import Progress
 
 __all__ = ["Recipe", "UsageError", "register", "get", "names", "Run", "TrainingDiverged",
-           "TrainingInterrupted", "train", "load_run", "make_config", "dataset_info", "read_metrics",
+           "TrainingInterrupted", "train", "load_run", "fit", "make_config", "dataset_info", "read_metrics",
            "Progress", "CONFIG", "CHECKPOINT", "METRICS", "SAMPLES"]
