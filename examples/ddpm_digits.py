@@ -2,7 +2,7 @@
 
     python examples/ddpm_digits.py --quick                        # digits, a few minutes on a CPU
     python examples/ddpm_digits.py --steps 4000                   # docs/diffusion.md's numbers
-    python examples/ddpm_digits.py --dataset mnist-5k --steps 2000 --channel-mults 1,2,2
+    python examples/ddpm_digits.py --dataset mnist-5k --steps 2500 --batch-size 32 --channel-mults 1,2,2
 
 It trains ``minigen train ddpm`` (or resumes the run already in --out) and writes into --out:
 
@@ -66,8 +66,11 @@ def main():
     parser.add_argument("--channel-mults", default="1,2", help="width per resolution (default 1,2)")
     parser.add_argument("--inverse-steps", type=int, default=100,
                         help="DDIM steps for inpainting and denoising (default 100; 0: ancestral, all T)")
+    parser.add_argument("--batch-size", type=int, default=64, help="training batch (default 64)")
     parser.add_argument("--bound-examples", type=int, default=100,
-                        help="test images the bound is computed on (T network calls each; default 100)")
+                        help="test images the bound is computed on (default 100)")
+    parser.add_argument("--bound-timesteps", type=int, default=100,
+                        help="stratified steps that estimate the bound's sum over t (default 100; 0: all T)")
     parser.add_argument("--quick", action="store_true", help="800 training steps, T = 200")
     parser.add_argument("--out", default="runs/ddpm-images")
     args = parser.parse_args()
@@ -76,7 +79,8 @@ def main():
     args.inverse_steps = args.inverse_steps or None
     os.makedirs(args.out, exist_ok=True)
     folder = os.path.join(args.out, f"ddpm-{args.dataset}")
-    options = {"timesteps": args.timesteps, "channels": args.channels, "batch_size": 64,
+    options = {"timesteps": args.timesteps, "channels": args.channels, "batch_size": args.batch_size,
+               "bound_timesteps": args.bound_timesteps,
                "channel_mults": [int(m) for m in args.channel_mults.split(",")]}
     run = train("ddpm", args.dataset, out=folder, steps=args.steps, options=options,
                 resume=os.path.exists(os.path.join(folder, "checkpoint.npz")))

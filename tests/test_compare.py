@@ -1,9 +1,6 @@
 """The comparison metrics on inputs with hand-computed answers, and the harness end to end."""
 import json
 import math
-import os
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -153,7 +150,7 @@ def test_compare_bad_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_harness_on_digits_and_report_in_a_browser(tmp_path):
+def test_harness_on_digits(tmp_path):
     out = tmp_path / "digits"
     results = compare.compare("digits", models=["ae", "gan"], steps=20, seeds=1, out=out, n_samples=200,
                               feature_cache=tmp_path / "features", log=lambda line: None)
@@ -162,14 +159,8 @@ def test_harness_on_digits_and_report_in_a_browser(tmp_path):
         summary = results["families"][name]["summary"]
         assert {"fid", "precision", "recall", "class_entropy_bits", "memorisation_ratio"} <= set(summary)
     assert results["floor"]["fid"] < results["families"]["gan"]["summary"]["fid"]["mean"]
-    report.write_reports(results, out)
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("no chromium on this machine (Debian: apt-get install chromium) to render the report")
-    shot = tmp_path / "report.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1400,2000", f"file://{out / 'report.html'}"], check=True, timeout=120)
-    assert shot.exists() and os.path.getsize(shot) > 10_000
+    page = open(report.write_reports(results, out)["report.html"]).read()
+    assert page.count("data:image/png;base64,") >= 4          # rendered in a browser: test_report_browser.py
 
 
 # ---------------------------------------------------------------------------------- AUROC

@@ -216,6 +216,70 @@ def test_bound_is_exact_for_gaussian_data_with_the_optimal_denoiser():
     assert bound["total"].mean() == pytest.approx(nll.mean() + mismatch, abs=0.03)
 
 
+def test_bound_strata_cover_every_step_once():
+    from minigen.diffusion.likelihood import bound_strata
+    rng = np.random.default_rng(0)
+    for T, K in ((1000, 100), (1000, 7), (40, 39), (40, 1), (40, 5)):
+        steps, weights = bound_strata(T, K, 3, rng)
+        assert steps.shape == (K, 3) and weights.shape == (K,) and weights.sum() == T - 1
+        edges = np.concatenate([[2], 2 + np.cumsum(weights)]).astype(int)
+        assert ((edges[:-1, None] <= steps) & (steps < edges[1:, None])).all()
+        assert (np.diff(weights) >= -1).all()              # wider with t (up to rounding)
+    steps, weights = bound_strata(1000, 100, 1)
+    assert (weights[:15] == 1).all()                     # the first steps, where L_{t-1} is largest: exact
+    draws = bound_strata(1000, 100, 4000, rng)[0]                              # uniform within a stratum
+    k = 60
+    lo, width = 2 + int(weights[:k].sum()), int(weights[k])
+    counts = np.bincount(draws[k] - lo, minlength=width)
+    assert counts.size == width and stats.chisquare(counts).pvalue > 1e-3
+    steps, weights = bound_strata(40, None, 2)
+    assert (steps[:, 0] == np.arange(2, 41)).all() and (steps[:, 1] == steps[:, 0]).all() and (weights == 1).all()
+    with pytest.raises(ValueError, match="timesteps must be a positive integer"):
+        bound_strata(40, 0)
+
+
+def test_stratified_bound_is_an_unbiased_estimate_of_the_full_sum():
+    """With sigma_t^2 = beta_tilde_t, the optimal denoiser of Gaussian data leaves KL terms that fall
+    steeply with t (about 2 nats at t = 2, 1e-5 at t = T), so where in each stratum t is drawn matters:
+    the 8-step estimate must match the exact sum to within its standard error, which here is small,
+    as every example draws its own steps. A biased rule (the first step of each stratum) misses."""
+    s = NoiseSchedule.linear(200)
+    optimal = lambda x_t, t: x_t * mg.tensor(s.sqrt_one_minus_alpha_bar[t.numpy()][:, None])  # noqa: E731
+    mg.manual_seed(0)
+    x0 = mg.randn(4000, 2, dtype="float64")
+    exact = diffusion.variational_bound(optimal, s, x0, variance="beta_tilde")
+    per_step = exact["terms"].mean(1)                          # L_{t-1}, t = 2..T
+    estimate = diffusion.variational_bound(optimal, s, x0, variance="beta_tilde", timesteps=8,
+                                           rng=np.random.default_rng(1))
+    assert estimate["terms"].shape == (8, 4000)
+    np.testing.assert_allclose(estimate["total"],
+                               estimate["prior"] + estimate["weights"] @ estimate["terms"] + estimate["decoder"])
+    sums = estimate["weights"] @ estimate["terms"]             # one estimate of the sum per example
+    exact_sum, standard_error = per_step.sum(), sums.std() / np.sqrt(len(sums))
+    assert exact_sum > 5 and standard_error < 0.05 * exact_sum
+    assert abs(sums.mean() - exact_sum) < 4 * standard_error
+    edges = np.concatenate([[2], 2 + np.cumsum(estimate["weights"])]).astype(int)
+    first = sum(w * per_step[lo - 2] for w, lo in zip(estimate["weights"], edges[:-1]))
+    assert abs(first - exact_sum) > 10 * standard_error
+
+
+def test_bound_with_a_fixed_quadrature_and_the_noise_error():
+    """A fixed (steps, weights) rule is used for every example; eps_error is ||eps - eps_hat||^2 at the
+    same x_t: for a network that always guesses 0 it is ||eps||^2, about D per example."""
+    s = NoiseSchedule.linear(50)
+    zero = lambda x_t, t: 0.0 * x_t  # noqa: E731
+    mg.manual_seed(0)
+    x0 = mg.randn(3000, 4, dtype="float64")
+    b = diffusion.variational_bound(zero, s, x0, timesteps=(np.array([2, 10, 40]), np.array([8.0, 30.0, 11.0])))
+    assert b["steps"].shape == (3, 3000) and (b["steps"][1] == 10).all()
+    assert b["eps_error"].shape == (3, 3000) and b["eps_error"].mean() == pytest.approx(4.0, rel=0.03)
+    np.testing.assert_allclose(b["total"], b["prior"] + b["weights"] @ b["terms"] + b["decoder"])
+    for bad in ((np.array([1, 10]), np.array([1.0, 1.0])), (np.array([2, 10]), np.array([1.0])),
+                (np.array([2.5]), np.array([1.0]))):
+        with pytest.raises(ValueError, match="fixed quadrature"):
+            diffusion.variational_bound(zero, s, x0[:4], timesteps=bad)
+
+
 def test_discretised_decoder_is_a_distribution_over_the_levels():
     levels = 17
     grid = mg.tensor(np.linspace(-1, 1, levels).reshape(-1, 1))

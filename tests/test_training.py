@@ -77,10 +77,11 @@ def test_a_real_sigint_finishes_the_step_then_saves(tmp_path):
     def press_ctrl_c(step, metrics):
         if step == 6:
             os.kill(os.getpid(), signal.SIGINT)
+    before = signal.getsignal(signal.SIGINT)       # Python's default, or SIG_IGN under nohup
     with pytest.raises(TrainingInterrupted, match="after step 6"):
         train("classifier", "digits", out=tmp_path, steps=24, callback=press_ctrl_c, **QUIET)
     assert mg.io.read_header(tmp_path / "checkpoint.npz")["step"] == 6
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+    assert signal.getsignal(signal.SIGINT) is before                    # handler restored
 
 
 def _poison(monkeypatch, at_step, loss):
@@ -270,3 +271,13 @@ def test_register_refuses_options_the_trainer_owns():
         @register("bad-steps-option")
         class BadRecipe(Recipe):
             default_config = {"steps": 4, "epochs": 1}
+
+
+def test_fit_trains_even_when_called_under_no_grad():
+    """An evaluation runs under no_grad and may train a small model (the cGAN's judge): fit must still
+    take gradient steps there (a regression: `minigen compare` failed on cgan with 'does not require grad')."""
+    from minigen.training import fit
+    x, y = mg.data.load("digits", split="train")
+    with mg.no_grad():
+        recipe = fit("classifier", "digits", x[:256], y[:256], steps=30, options={"arch": "linear"})
+    assert recipe.evaluate(x[:256], y[:256])["accuracy"] > 0.3          # chance: 0.1

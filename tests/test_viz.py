@@ -319,3 +319,12 @@ def test_plotting_never_imports_pyplot(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_loss_curves_leave_out_the_trainers_bookkeeping_by_default():
+    from minigen.viz.curves import _pick_keys
+    records = [{"step": 1, "epoch": 0, "loss": 0.5, "lr": 1e-3, "time": 0.1},
+               {"step": 2, "epoch": 0, "loss": 0.4, "lr": 1e-3, "time": 0.2}]
+    assert _pick_keys(records, None, "loss_curves") == ["loss", "lr"]
+    assert _pick_keys(records, ["time"], "loss_curves") == ["time"]          # still there when asked for
+    assert _pick_keys([{"step": 1, "epoch": 0}], None, "loss_curves") == ["epoch"]   # nothing else to show

@@ -1,4 +1,5 @@
-"""The command line: ``minigen info | datasets | train | sample | eval`` (also ``python -m minigen``).
+"""The command line: ``minigen info | datasets | train | sample | eval | compare | restore | corrupt``
+(also ``python -m minigen``).
 
     minigen info                         versions, devices, BLAS in use
     minigen datasets                     every dataset name, its shape, and where its data comes from
@@ -7,6 +8,9 @@
     minigen sample DIR --n N [--label K] [--steps S] [--seed S] [--out FILE.npy]
     minigen eval DIR [--split test]      prints one JSON object of metrics
     minigen compare --dataset NAME [--budget-seconds S] [--seeds N] [--models a,b] [--out DIR]
+    minigen restore DIR --task inpaint|denoise|superres --input FILE.npy --out FILE.npy
+                  [--mask FILE.npy | --mask-kind K] [--noise-std SIGMA] [--factor F] [--steps S]
+    minigen corrupt --dataset NAME --task inpaint|denoise|superres --out FILE.npy [--truth FILE.npy]
 
 ``--KEY VALUE`` sets any other entry of the model's config (``--arch cnn``). Mistakes (an unknown
 model, a dataset the model cannot use, a missing checkpoint) print one line and exit with status 2.
@@ -22,13 +26,13 @@ EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare, evaluate, info, sample, train
+    from . import compare, evaluate, info, restore, sample, train
     parser = argparse.ArgumentParser(
         prog="minigen", description="Generative models on a from-scratch autograd engine.",
         epilog="Run 'minigen COMMAND --help' for a command's options; docs/cli.md has examples.")
     parser.add_argument("--version", action="version", version=f"minigen {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (info, train, sample, evaluate, compare):
+    for module in (info, train, sample, evaluate, compare, restore):
         module.add_commands(commands)
     return parser
 

@@ -11,9 +11,10 @@ docs/diffusion.md derives each equation and points back here; minigen/models/ddp
 """
 from .schedules import NoiseSchedule, SCHEDULES, PREDICTIONS, cosine_alpha_bar
 from .samplers import (ancestral, ancestral_step, ddim, ddim_step, ddim_timesteps, guided_eps, inpaint,
-                       denoise)
+                       denoise, linear_observation, solve_linear)
 from .likelihood import variational_bound, discretised_gaussian_log_likelihood
 
 __all__ = ["NoiseSchedule", "SCHEDULES", "PREDICTIONS", "cosine_alpha_bar", "ancestral", "ancestral_step",
-           "ddim", "ddim_step", "ddim_timesteps", "guided_eps", "inpaint", "denoise", "variational_bound",
+           "ddim", "ddim_step", "ddim_timesteps", "guided_eps", "inpaint", "denoise", "linear_observation",
+           "solve_linear", "variational_bound",
            "discretised_gaussian_log_likelihood"]

@@ -27,7 +27,14 @@ Inverse problems with an unconditional model:
   inpainting -- after every step, overwrite the known region with the known pixels noised to the
       current level, q_sample(x_known, t) (at t = 0 that is x_known itself, exactly);
   denoising  -- y = x_0 + sigma n looks like x_t / sqrt(alpha_bar_t) at the t with SNR_t = 1 / sigma^2
-      (schedule.matching_step), so start the reverse process there from x_t = sqrt(alpha_bar_t) y.
+      (schedule.matching_step), so start the reverse process there from x_t = sqrt(alpha_bar_t) y;
+  a linear observation y = A x_0 (super-resolution: A averages f x f blocks) -- inpainting with the mask
+      generalised to a projection (ILVR, Choi et al. 2021; DDRM-style): after every step, replace the
+      part of x_s that A sees by the observation noised to the level of step s,
+          x_s <- x_s + A^+ (y_s - A x_s),
+          y_s = A q_sample(A^+ y, s) = sqrt(alpha_bar_s) y + sqrt(1 - alpha_bar_s) A eps
+      with A^+ a right inverse (A A^+ = I), so that A x_s = y_s; at s = 0, A x_0 = y. For a mask, A^+ = A
+      and the update is inpainting's overwrite.
 """
 from __future__ import annotations
 
@@ -73,40 +80,41 @@ def ddim_timesteps(start, steps):
 
 
 def ancestral(eps_model, schedule, x_T, variance="beta", clip_x0=False, start=None,
-              known=None, mask=None, callback=None):
+              known=None, mask=None, callback=None, constraint=None):
     """DDPM sampling: x_{t-1} ~ p(x_{t-1} | x_t) for t = start, ..., 1 (start defaults to T)."""
     start = schedule.T if start is None else start
     return _reverse(eps_model, schedule, x_T, list(range(start, 0, -1)),
                     lambda x, t, s, eps: ancestral_step(schedule, x, t, eps, variance, clip_x0),
-                    known, mask, callback)
+                    known, mask, callback, constraint)
 
 
 def ddim(eps_model, schedule, x_T, steps, eta=0.0, clip_x0=False, start=None,
-         known=None, mask=None, callback=None):
+         known=None, mask=None, callback=None, constraint=None):
     """DDIM sampling in ``steps`` jumps from ``start`` (default T) down to 0."""
     start = schedule.T if start is None else start
     return _reverse(eps_model, schedule, x_T, ddim_timesteps(start, steps),
                     lambda x, t, s, eps: ddim_step(schedule, x, t, s, eps, eta, clip_x0),
-                    known, mask, callback)
+                    known, mask, callback, constraint)
 
 
-def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback):
+def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback, constraint=None):
     """The loop every sampler shares: x <- step(x) along ``timesteps``, largest first, ending at t = 0.
 
-    With ``known`` and ``mask`` (1 where known), the known region is replaced after every step by
-    q_sample(known, s) -- inpainting. ``callback(t, x_t)`` sees the start and every step.
+    ``constraint(x_s, s) -> x_s``, applied to the start and after every step, ties the chain to an
+    observation: with ``known`` and ``mask`` (1 where known) it is inpainting's overwrite of the known
+    region by q_sample(known, s); ``linear_observation`` builds the general one. ``callback(t, x_t)``
+    sees the start and every step.
     """
     schedule.check_t(np.asarray(timesteps), low=1)
     if (known is None) != (mask is None):
         raise ValueError("inpainting needs both `known` (the image) and `mask` (1 where it is known)")
     if known is not None:
-        if tuple(known.shape) != tuple(x.shape) or tuple(mask.shape) != tuple(x.shape):
-            raise ValueError(f"inpainting: known {tuple(known.shape)} and mask {tuple(mask.shape)} must "
-                             f"have the shape of the samples {tuple(x.shape)}")
-        known_where = mask.data > 0.5
+        if constraint is not None:
+            raise ValueError("give either `known` and `mask` (inpainting) or a `constraint`, not both")
+        constraint = _inpainting_constraint(schedule, known, mask, x)
     with no_grad():
-        if known is not None:
-            x = ops.where(known_where, schedule.q_sample(known, timesteps[0], ops.randn_like(x)), x)
+        if constraint is not None:
+            x = constraint(x, timesteps[0])
         if callback is not None:
             callback(timesteps[0], x)
         for i, t in enumerate(timesteps):
@@ -114,11 +122,36 @@ def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback):
             eps_hat = eps_model(x, ops.full((x.shape[0],), t, dtype="int64", device=x.device))
             mean, std = step(x, t, s, eps_hat)
             x = mean + std * ops.randn_like(x) if std > 0 else mean
-            if known is not None:
-                x = ops.where(known_where, schedule.q_sample(known, s, ops.randn_like(x)), x)
+            if constraint is not None:
+                x = constraint(x, s)
             if callback is not None:
                 callback(s, x)
     return x
+
+
+def _inpainting_constraint(schedule, known, mask, x):
+    """x_s <- q_sample(known, s) where the mask is 1: an overwrite (not x + m (y_s - x)), so that the
+    known pixels come out exactly equal at s = 0."""
+    if tuple(known.shape) != tuple(x.shape) or tuple(mask.shape) != tuple(x.shape):
+        raise ValueError(f"inpainting: known {tuple(known.shape)} and mask {tuple(mask.shape)} must "
+                         f"have the shape of the samples {tuple(x.shape)}")
+    known_where = mask.data > 0.5
+    return lambda x_s, s: ops.where(known_where, schedule.q_sample(known, s, ops.randn_like(x_s)), x_s)
+
+
+def linear_observation(schedule, y, A, A_pinv):
+    """The constraint x_s <- x_s + A^+(y_s - A x_s), y_s = A q_sample(A^+ y, s, eps) (module docstring).
+
+    ``A`` and ``A_pinv`` are callables on Tensors with A(A_pinv(y)) = y (a right inverse)."""
+    lifted = A_pinv(y)
+    if tuple(A(lifted).shape) != tuple(y.shape):
+        raise ValueError(f"linear_observation: A(A_pinv(y)) has shape {tuple(A(lifted).shape)}, the "
+                         f"observation y {tuple(y.shape)}: A_pinv must be a right inverse of A")
+
+    def constraint(x_s, s):
+        y_s = A(schedule.q_sample(lifted, s, ops.randn_like(lifted)))
+        return x_s + A_pinv(y_s - A(x_s))
+    return constraint
 
 
 # --------------------------------------------------------------------------------------- guidance, inverse problems
@@ -144,3 +177,13 @@ def denoise(eps_model, schedule, y, noise_std, steps=None, clip_x0=False, varian
     if steps is None:
         return ancestral(eps_model, schedule, x_t, variance, clip_x0, start=t)
     return ddim(eps_model, schedule, x_t, min(steps, t), eta, clip_x0, start=t)
+
+
+def solve_linear(eps_model, schedule, y, A, A_pinv, steps=None, clip_x0=False, variance="beta", eta=0.0):
+    """x_0 with A x_0 = y for a linear A (super-resolution, ...): sampling under ``linear_observation``;
+    ancestral over all T steps, or DDIM with ``steps``."""
+    x_T = ops.randn_like(A_pinv(y))
+    constraint = linear_observation(schedule, y, A, A_pinv)
+    if steps is None:
+        return ancestral(eps_model, schedule, x_T, variance, clip_x0, constraint=constraint)
+    return ddim(eps_model, schedule, x_T, steps, eta, clip_x0, constraint=constraint)

@@ -28,7 +28,7 @@ from minigen import nn
 from minigen.training import register
 
 from .adversarial import check_data, check_latent
-from .gan import LogisticGameRecipe
+from .gan import LogisticGameRecipe, discriminator_features
 
 
 def check_image_shape(shape):
@@ -109,3 +109,7 @@ class DCGANRecipe(LogisticGameRecipe):
     def build(self, config, info):
         return (DCGANGenerator(config["latent_dim"], info.shape, config["width"]),
                 ConvCritic(info.shape, config["width"], batch_norm=True))
+
+    def features(self, x):
+        """The discriminator's features (2w, s, s) of NumPy images x, flattened: (N, 2w s s)."""
+        return discriminator_features(self, x)

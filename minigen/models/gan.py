@@ -36,6 +36,7 @@ docs/gan.md derives both lines.
 """
 import math
 
+import minigen as mg
 from minigen import nn
 from minigen.nn import functional as F
 from minigen.training import register
@@ -102,6 +103,11 @@ class MLPDiscriminator(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
+    def features(self, x):
+        """The last hidden layer's activations, (N, hidden)."""
+        check_data("MLPDiscriminator", x, self.data_shape)
+        return self.net[:-1](x)
+
     def forward(self, x):
         check_data("MLPDiscriminator", x, self.data_shape)
         return self.net(x).reshape(x.shape[0])
@@ -143,3 +149,15 @@ class GANRecipe(LogisticGameRecipe):
         image = info.kind == "image"
         return (MLPGenerator(config["latent_dim"], info.shape, config["hidden"], config["depth"], image),
                 MLPDiscriminator(info.shape, config["hidden"], config["depth"]))
+
+    def features(self, x):
+        """The discriminator's penultimate features of NumPy data x, (N, hidden): learnt without labels."""
+        return discriminator_features(self, x)
+
+
+def discriminator_features(recipe, x):
+    """recipe.discriminator.features of NumPy data x (eval mode, no graph), flattened to (N, F)."""
+    recipe.discriminator.eval()
+    with mg.no_grad():
+        h = recipe.discriminator.features(mg.tensor(recipe.to_model(x), device=recipe.device))
+    return h.reshape(len(x), -1).numpy()

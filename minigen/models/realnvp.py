@@ -118,6 +118,13 @@ class FlowRecipe(Recipe):
                      for i in range(0, len(x), batch_size)]
         return mg.concatenate(parts)
 
+    def features(self, x):
+        """z = f(y) of NumPy data x, (N, D): images dequantised with the fixed draw of ``evaluate``."""
+        self.flow.eval()
+        with mg.no_grad():
+            z, _ = self.flow(mg.tensor(self.to_flow_space(mg.tensor(x), seed=0).numpy(), device=self.device))
+        return z.reshape(len(x), -1).numpy()
+
     def evaluate(self, x, y=None):
         """Exact test NLL in nats per example and bits/dim (for images: of the discrete pixels, with
         one fixed uniform dequantisation, seed 0)."""

@@ -232,6 +232,21 @@ class VQVAERecipe(Recipe):
         with mg.no_grad():
             return self.model.sample(n).numpy()
 
+    def features(self, x, summary="embeddings"):
+        """A representation of NumPy images x for a linear probe: "embeddings", the quantized latents
+        z_q = e_k flattened, (N, D h w), which keep where each code sits; or "histogram", how often each
+        of the K codes occurs over the h w positions, (N, K), a bag of codes that forgets where."""
+        if summary not in ("embeddings", "histogram"):
+            raise ValueError(f"features: summary must be 'embeddings' or 'histogram', got {summary!r}")
+        self.model.eval()
+        with mg.no_grad():
+            codes = self.model.encode(mg.tensor(x, device=self.device))
+            if summary == "histogram":
+                z = F.one_hot(codes.reshape(len(x), -1), self.model.quantizer.num_codes).sum(axis=1)
+            else:
+                z = self.model.quantizer.lookup(codes)
+        return z.reshape(len(x), -1).astype("float32").numpy()
+
     def evaluate(self, x, y=None):
         mse, counts = reconstruction_metrics(self.model, x, self.device)
         return {"recon_mse": mse, "codebook_perplexity": codebook_perplexity(counts),

@@ -21,11 +21,12 @@ def fit(model, dataset, x, y, steps, seed=0, options=None, device="cpu", batch_s
     loader = DataLoader(x, y, batch_size=batch_size, shuffle=True, drop_last=True, seed=seed, device=device)
     recipe.train()
     step, epoch = 0, 0
-    while step < steps:
-        for batch in loader.batches(epoch):
-            recipe.train_step(batch, step)
-            step += 1
-            if step == steps:
-                break
-        epoch += 1
+    with mg.enable_grad():      # also when called under no_grad, e.g. from an evaluation (the cGAN's judge)
+        while step < steps:
+            for batch in loader.batches(epoch):
+                recipe.train_step(batch, step)
+                step += 1
+                if step == steps:
+                    break
+            epoch += 1
     return recipe.eval()

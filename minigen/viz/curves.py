@@ -21,12 +21,16 @@ from ._common import expect_int, new_figure, plot_style, save
 PANEL_COLORS = ["#2f6db5", "#d1495b", "#2a9d8f", "#e08e0b", "#7b5ea7", "#5c677d", "#c06c84", "#3d8361"]
 
 
+BOOKKEEPING = ("epoch", "time")      # logged by the trainer with every record; not curves of training
+
+
 def loss_curves(metrics, path, keys=None, title=None, smooth=0):
     """Plot each numeric metric against "step", one panel per key, to the PNG ``path``; return the path.
 
     metrics: path of a metrics.jsonl file, or a list of dicts; every record needs a "step".
-    keys:    the metrics to plot, in this order (default: every numeric key but "step", in the order
-             they first appear). A key may be missing from some records (e.g. logged less often).
+    keys:    the metrics to plot, in this order (default: every numeric key in the order they first
+             appear, except the trainer's bookkeeping, "step", "epoch" and "time"). A key may be missing
+             from some records (e.g. logged less often).
     smooth:  moving-average window in logged points (0 or 1: no smoothing; capped at a fifth of each
              series, so sparse metrics are drawn raw).
     """
@@ -112,9 +116,10 @@ def _read_records(metrics, caller):
 def _pick_keys(records, keys, caller):
     numeric = list(dict.fromkeys(k for r in records for k, v in r.items() if k != "step" and _is_number(v)))
     if keys is None:
-        if not numeric:
+        metrics = [k for k in numeric if k not in BOOKKEEPING] or numeric
+        if not metrics:
             raise ValueError(f"{caller}: the records hold no numeric metric besides 'step'")
-        return numeric
+        return metrics
     keys = [keys] if isinstance(keys, str) else list(keys)
     missing = [k for k in keys if k not in numeric]
     if missing or not keys:
