@@ -40,6 +40,7 @@ import numpy as np
 from .. import backend, ops
 from ..autograd import no_grad
 from ..distributions import Normal, kl_divergence
+from .samplers import reverse_mean
 
 
 def standard_normal_cdf(z):
@@ -115,12 +116,9 @@ def variational_bound(eps_model, schedule, x0, variance="beta", clip_x0=False, l
         return per_element.sum(axis=sum_axes).numpy().astype(np.float64)
 
     def mu_theta(x_t, t):
-        """The mean of p(x_{t-1} | x_t), the posterior mean with the network's guess of x_0; and the guess of eps."""
+        """The mean of p(x_{t-1} | x_t) (samplers.reverse_mean), and the network's guess of eps it came from."""
         eps_hat = eps_model(x_t, ops.tensor(t, device=x_t.device))
-        x0_hat = schedule.predict_x0(x_t, t, eps_hat)
-        if clip_x0:
-            x0_hat = ops.clip(x0_hat, -1.0, 1.0)
-        return schedule.q_posterior(x0_hat, x_t, t)[0], eps_hat
+        return reverse_mean(schedule, x_t, t, eps_hat, clip_x0), eps_hat
 
     with no_grad():
         mean_T = float(schedule.sqrt_alpha_bar[T]) * x0

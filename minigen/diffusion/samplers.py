@@ -45,12 +45,15 @@ from ..autograd import no_grad
 
 
 # --------------------------------------------------------------------------------------- one step
+def reverse_mean(schedule, x_t, t, eps_hat, clip_x0=False):
+    """mu_theta(x_t, t) = mu_tilde_t(x_t, x0_hat): the mean of p(x_{t-1} | x_t); t an int or one per example."""
+    return schedule.q_posterior(_x0_hat(schedule, x_t, t, eps_hat, clip_x0), x_t, t)[0]
+
+
 def ancestral_step(schedule, x_t, t, eps_hat, variance="beta", clip_x0=False):
     """Mean and standard deviation of p(x_{t-1} | x_t) for the integer step t in 1..T."""
-    x0_hat = _x0_hat(schedule, x_t, t, eps_hat, clip_x0)
-    mean, _, _ = schedule.q_posterior(x0_hat, x_t, t)
     std = float(np.sqrt(schedule.reverse_variance(variance)[t])) if t > 1 else 0.0
-    return mean, std
+    return reverse_mean(schedule, x_t, t, eps_hat, clip_x0), std
 
 
 def ddim_step(schedule, x_t, t, s, eps_hat, eta=0.0, clip_x0=False):
