@@ -457,11 +457,9 @@ def run_child(framework, workload, device, steps, warmup):
 
 
 def blas_threads():
-    try:
-        from threadpoolctl import threadpool_info
-        return max((p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"), default=None)
-    except ImportError:
-        return None
+    from minigen.backend import parallel
+    numpy_blas = [n for lib, n in parallel.blas_threads().items() if "openblas64" in lib or "numpy" in lib]
+    return f"pool {parallel.get_num_threads()}, BLAS {numpy_blas[0] if numpy_blas else '?'}"
 
 
 def measure(framework, workload, device, steps, warmup):
@@ -493,7 +491,7 @@ def workload_table(device, workloads, steps, warmup, with_torch):
                 print(f"    {who} failed: {r['error']}")
     threads = {r[1].get("threads") for r in rows} - {None}
     print(f"(ms per step, median of {steps} after {warmup} warm-up; W5 in us per iteration; "
-          f"BLAS threads minigen: {sorted(threads) or '?'}, torch: "
+          f"threads minigen: {sorted(threads) or '?'}, torch: "
           f"{sorted({r[2].get('threads') for r in rows} - {None}) or '-'})")
     return rows
 

@@ -367,3 +367,19 @@ def test_second_derivative_through_an_array_only_backward_is_an_error():
     np.testing.assert_allclose(g.numpy(), [3.0, 12.0])
     with pytest.raises(RuntimeError, match="Cube has no second derivative"):
         mg.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+
+
+def test_grad_mode_belongs_to_the_thread():
+    import threading
+    seen = {}
+
+    def other():
+        seen["enabled"] = mg.is_grad_enabled()
+        seen["recorded"] = (mg.ones(2, requires_grad=True) * 2).requires_grad
+
+    with mg.no_grad():
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert not (mg.ones(2, requires_grad=True) * 2).requires_grad
+    assert seen == {"enabled": True, "recorded": True}

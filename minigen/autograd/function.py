@@ -131,7 +131,7 @@ class Function:
                     _check_same_place(cls, first, a)
             arrays.append(a)
 
-        record = grad_mode._enabled and True in needs
+        record = grad_mode._mode.enabled and True in needs
         ctx = Context(cls, args, tuple(needs)) if record else Context(cls, (), ())
         try:
             out = cls.forward(ctx, *arrays, **kwargs)

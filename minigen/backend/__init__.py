@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
+from .parallel import get_num_threads, set_num_threads
+
+parallel.pin_blas_to_one_thread()     # minigen parallelises its own work; see backend/parallel.py
+
 _CUDA_HELP = 'pip install "minigen[cuda12]" (CUDA 12) or "minigen[cuda13]" (CUDA 13)'
 
 # ----------------------------------------------------------------------------------------- cupy

@@ -82,13 +82,14 @@ def pin_blas_to_one_thread() -> bool:
 
 
 def blas_threads():
-    """The number of threads BLAS uses now (None when threadpoolctl cannot tell)."""
+    """{library file: threads} for each BLAS loaded in this process (empty without threadpoolctl).
+    NumPy's is the one minigen's products use; SciPy may load its own copy."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return None
-    counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    return max(counts) if counts else None
+        return {}
+    return {os.path.basename(lib["filepath"]): lib["num_threads"]
+            for lib in threadpool_info() if lib.get("user_api") == "blas"}
 
 
 def chunks(n: int, size: int):

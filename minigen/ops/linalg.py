@@ -1,6 +1,45 @@
-"""Matrix products."""
+"""Matrix products.
+
+``_product`` is where every product of minigen's dense layers and attention runs: a large one is
+split across the threads of ``minigen.backend.parallel`` (BLAS itself runs on one thread there), by
+rows of a 2-D left operand or along the leading axis of stacked ones. Each piece computes whole rows
+of the result, so the numbers do not depend on how it was split.
+"""
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module
+from ..backend.parallel import chunks, get_num_threads, run_chunks
+
+_SPLIT_FLOPS = 2e7        # below about a quarter millisecond of work, threads cost more than they save
+
+
+def _product(a, b):
+    """a @ b on arrays (NumPy's matmul), split across threads when it is large."""
+    xp = get_array_module(a)
+    if xp is not np or get_num_threads() < 2 or a.ndim < 2 or b.ndim < 2:
+        return xp.matmul(a, b)
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    stacked = a.shape[:-2] if a.ndim > 2 else ()
+    flops = 2.0 * m * k * n * int(np.prod(stacked or (1,)))
+    if flops < _SPLIT_FLOPS:
+        return xp.matmul(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        out = xp.empty((m, n), dtype=xp.result_type(a, b))
+        pieces = chunks(m, max(16, -(-m // 4)))
+
+        def rows(lo, hi):
+            xp.matmul(a[lo:hi], b, out=out[lo:hi])
+    elif a.ndim == b.ndim and a.shape[:-2] == b.shape[:-2]:
+        out = xp.empty(a.shape[:-1] + (n,), dtype=xp.result_type(a, b))
+        pieces = chunks(a.shape[0], -(-a.shape[0] // 4))
+
+        def rows(lo, hi):
+            xp.matmul(a[lo:hi], b[lo:hi], out=out[lo:hi])
+    else:
+        return xp.matmul(a, b)
+    run_chunks(rows, pieces)
+    return out
 
 
 class MatMul(Function):
@@ -15,7 +54,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align on the inner axis "
                              f"({a.shape[-1]} != {b.shape[-2]})")
         ctx.save_for_backward(a, b)
-        return get_array_module(a).matmul(a, b)
+        return _product(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -56,7 +95,7 @@ class Linear(Function):
             raise ValueError(f"linear: input has {x.shape[-1]} features on its last axis (shape {x.shape}), "
                              f"the weight expects {W.shape[1]} (weight shape {W.shape})")
         ctx.save_for_backward(x, W)
-        y = x @ W.T
+        y = _product(x.reshape(-1, W.shape[1]), W.T).reshape(x.shape[:-1] + (W.shape[0],))
         if b is not None:
             y += b
         return y
