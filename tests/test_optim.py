@@ -530,26 +530,49 @@ def test_ema_copy_to_and_state_dict(tmp_path):
         optim.EMA([])
 
 
-def test_threaded_cpu_step_equals_the_sequential_one(monkeypatch):
-    """Large CPU steps update parameters in threads; the numbers must not change."""
-    from minigen.optim import optimizer as opt_module
+@pytest.mark.parametrize("cls,kwargs", [(optim.Adam, dict(lr=0.01, weight_decay=0.1)),
+                                        (optim.SGD, dict(lr=0.01, momentum=0.9, nesterov=True))])
+def test_one_flat_update_equals_updating_each_parameter_on_any_number_of_threads(cls, kwargs):
+    """A group is updated as one flat array in chunks on minigen's threads; the numbers must be those
+    of updating each parameter on its own (its own group), on one thread or two."""
+    from minigen.backend import parallel
     rng = np.random.default_rng(0)
-    shapes = [(300, 200), (200,), (200, 200), (200,)]          # > 2**16 elements: threaded
+    shapes = [(300, 200), (200,), (200, 200), (7,)]          # > 64K numbers: several chunks
     init = [rng.normal(size=s).astype(np.float32) for s in shapes]
     grads = [rng.normal(size=s).astype(np.float32) for s in shapes]
 
-    def run():
+    def run(threads, one_group):
+        parallel.set_num_threads(threads)
         ps = [mg.tensor(a.copy(), requires_grad=True) for a in init]
-        opt = optim.Adam(ps, lr=0.01, weight_decay=0.1)
+        opt = cls(ps if one_group else [{"params": [p]} for p in ps], **kwargs)
         for _ in range(3):
             for p, g in zip(ps, grads):
                 p.grad = mg.tensor(g)
             opt.step()
-        return [p.numpy() for p in ps], opt.state_dict()
+        return ps, opt
 
-    threaded, state = run()
-    assert all(not k.startswith("_") for s in state["state"].values() for k in s)
-    monkeypatch.setattr(opt_module, "_PARALLEL_MIN_ELEMENTS", 10 ** 12)
-    sequential, _ = run()
-    for a, b in zip(threaded, sequential):
-        np.testing.assert_array_equal(a, b)
+    before = parallel.get_num_threads()
+    try:
+        (flat, opt), (flat_1, _), (alone, _) = run(2, True), run(1, True), run(2, False)
+    finally:
+        parallel.set_num_threads(before)
+    for a, b, c in zip(flat, flat_1, alone):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+    # the mechanism: parameters and state are views into one buffer, and state_dict shows no scratch
+    assert all(p.data.base is flat[0].data.base for p in flat)
+    key = "m" if cls is optim.Adam else "momentum_buffer"
+    assert opt.state[0][key].base is opt.state[3][key].base
+    assert all(not k.startswith("_") for s in opt.state_dict()["state"].values() for k in s)
+
+
+def test_a_replaced_parameter_array_is_taken_back_into_the_flat_update():
+    p, q = param(), param()
+    opt = optim.SGD([p, q], lr=0.5)
+    p.grad = q.grad = mg.tensor(G1, dtype="float64")
+    opt.step()
+    p.data = np.zeros(3)                     # e.g. an initialiser or load_state_dict replaced it
+    opt.step()
+    np.testing.assert_allclose(p.numpy(), -0.5 * G1)
+    np.testing.assert_allclose(q.numpy(), THETA0 - G1)
+    assert p.data.base is q.data.base

@@ -17,14 +17,14 @@ The two differ only in how weight decay lambda enters:
 
 Per-parameter state: ``step`` (t), ``m`` (m_t) and ``v`` (v_t).
 
-The update runs on raw arrays in place with one reused scratch array per parameter, so a step costs
-ten passes over the parameters and no autograd graph.
+The update runs on raw arrays in place with one reused scratch array, so a step costs ten passes over
+the parameters (in cache-sized chunks of all of them at once, see ``optimizer.py``) and no graph.
 """
 from __future__ import annotations
 
 import math
 
-from ..backend import get_array_module
+from ..backend import get_array_module, scratch
 from .optimizer import Optimizer, check_nonnegative
 
 
@@ -49,12 +49,14 @@ class Adam(Optimizer):
             raise ValueError(f"{name}: eps must be > 0, got {options['eps']!r}")
         check_nonnegative(name, "weight_decay", options["weight_decay"])
 
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        return {"step": 0, "m": xp.zeros_like(theta), "v": xp.zeros_like(theta)}
+
     def _update(self, theta, grad, state, group):
         xp = get_array_module(theta)
         lr, eps, lam = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        if not state:
-            state.update(step=0, m=xp.zeros_like(theta), v=xp.zeros_like(theta))
         state["step"] += 1
         t, m, v = state["step"], state["m"], state["v"]
 
@@ -63,7 +65,7 @@ class Adam(Optimizer):
         elif lam:
             grad = grad + lam * theta           # a new array: p.grad keeps the loss gradient
 
-        work = self._scratch(theta, state)
+        work = scratch(theta.shape, theta.dtype, like=theta, slot="optimizer")
         # m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
         m *= beta1
         m += xp.multiply(grad, 1 - beta1, out=work)
@@ -84,13 +86,6 @@ class Adam(Optimizer):
         update *= step_size
         theta -= update
 
-    @staticmethod
-    def _scratch(theta, state):
-        """A work array kept with the parameter's state: allocating one every step costs page faults."""
-        work = state.get("_work")
-        if work is None or work.shape != theta.shape:
-            work = state["_work"] = get_array_module(theta).empty_like(theta)
-        return work
 
 
 class AdamW(Adam):

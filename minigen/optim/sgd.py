@@ -11,10 +11,11 @@ weight decay lambda, momentum mu and dampening tau:
              = g_t                without momentum (mu = 0)
     theta_t  = theta_{t-1} - lr * d_t
 
-Per-parameter state: ``momentum_buffer`` (b_t), only when mu > 0.
+Per-parameter state: ``step`` (t - 1 before the update) and ``momentum_buffer`` (b_t) when mu > 0.
 """
 from __future__ import annotations
 
+from ..backend import get_array_module
 from .optimizer import Optimizer, check_nonnegative
 
 
@@ -31,14 +32,20 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
                              f"momentum={options['momentum']!r}, dampening={options['dampening']!r}")
 
+    def _init_state(self, theta, group):
+        state = {"step": 0}
+        if group["momentum"]:
+            state["momentum_buffer"] = get_array_module(theta).zeros_like(theta)
+        return state
+
     def _update(self, theta, grad, state, group):
         lr, mu, tau, lam = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
         if lam:
             grad = grad + lam * theta           # a new array: p.grad keeps the loss gradient
         if mu:
-            b = state.get("momentum_buffer")
-            if b is None:
-                b = state["momentum_buffer"] = grad.copy()
+            b = state["momentum_buffer"]
+            if state["step"] == 0:
+                b[...] = grad                   # b_1 = g_1
             else:
                 b *= mu
                 b += grad if tau == 0 else (1 - tau) * grad    # skip a pass when there is no dampening
@@ -46,3 +53,4 @@ class SGD(Optimizer):
         else:
             d = grad
         theta -= lr * d
+        state["step"] += 1
