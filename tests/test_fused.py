@@ -182,3 +182,12 @@ def test_the_numbers_do_not_depend_on_the_number_of_threads(case, threads):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("slope", [0.2, 0.0, 1.0, 3.0, -0.5])
+def test_leaky_relu_for_any_slope(slope):
+    x = away = rng.standard_normal((4, 5))
+    away = np.where(np.abs(x) < 0.05, 0.1, x)               # off the kink for finite differences
+    np.testing.assert_allclose(mg.leaky_relu(t64(away, False), slope).numpy(),
+                               np.where(away > 0, away, slope * away), rtol=1e-15)
+    assert gradcheck(lambda x: mg.leaky_relu(x, slope), [t64(away)])

@@ -244,28 +244,68 @@ def _images_per_chunk(x, kernel_size, out_pixels):
     return max(1, (1 << 20) // max(per_image, 1))
 
 
+def _convolve(x, weight, bias, geometry):
+    """y = W @ im2col(x) + b as arrays, reshaped to (N, C_out, OH, OW), a few images at a time."""
+    xp = get_array_module(x)
+    G = geometry.groups
+    N, C_out = x.shape[0], weight.shape[0]
+    OH, OW = _output_size("conv2d", x.shape[2:], *geometry.windows())
+    W = _grouped(weight, G)
+    b = 0 if bias is None else bias.reshape(1, C_out, 1, 1)
+    y = xp.empty((N, C_out, OH, OW), dtype=x.dtype)
+
+    def images(lo, hi):
+        cols = _im2col(x[lo:hi], *geometry.windows(), scratch_columns=True)
+        Y = _matmul_per_group(W, cols.reshape(G, -1, cols.shape[1]))
+        xp.add(Y.reshape(C_out, hi - lo, OH, OW).transpose(1, 0, 2, 3), b, out=y[lo:hi])
+
+    run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size, OH * OW)))
+    return y
+
+
+def _convolve_transposed(x, weight, bias, geometry, out_size):
+    """y = col2im(W^T @ x) + b as arrays, (N, C_out) + out_size.
+
+    With stride 1 the adjoint of a correlation is itself a correlation: with the kernel flipped, its
+    two channel axes swapped, over the input padded by d (k - 1) - p. That reads each output pixel's
+    window (a gather, im2col) instead of adding every input pixel into a window (a scatter, col2im),
+    which is about twice as fast; strided convolutions have no such form and take the col2im way.
+    """
+    xp = get_array_module(x)
+    G = geometry.groups
+    N, _, H, W = x.shape
+    C_in, C_out_per_group, kh, kw = weight.shape
+    C_out = G * C_out_per_group
+    gather_padding = tuple(d * (k - 1) - p for d, k, p in zip(geometry.dilation, (kh, kw), geometry.padding))
+    if geometry.stride == (1, 1) and min(gather_padding) >= 0:
+        flipped = (weight.reshape(G, C_in // G, C_out_per_group, kh, kw).swapaxes(1, 2)
+                   .reshape(C_out, C_in // G, kh, kw)[:, :, ::-1, ::-1])
+        return _convolve(x, xp.ascontiguousarray(flipped), bias,
+                         geometry._replace(padding=gather_padding))
+    W_t = weight.reshape(G, C_in // G, C_out_per_group * kh * kw).swapaxes(1, 2)
+    y = xp.empty((N, C_out) + tuple(out_size), dtype=x.dtype)
+
+    def images(lo, hi):
+        x_rows = _channels_first(x[lo:hi], G)
+        cols = scratch((G, W_t.shape[1], x_rows.shape[2]), x.dtype, like=x)
+        _matmul_per_group(W_t, x_rows, out=cols)
+        _col2im(cols.reshape(C_out * kh * kw, -1), (hi - lo, C_out) + tuple(out_size),
+                *geometry.windows(), out=y[lo:hi])
+
+    run_chunks(images, chunks(N, _images_per_chunk(y, geometry.kernel_size, H * W)))
+    if bias is not None:
+        y += bias.reshape(1, C_out, 1, 1)
+    return y
+
+
 class Conv2d(Function):
     """y = W @ im2col(x) + b, reshaped to (N, C_out, OH, OW); backward in the module docstring."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, geometry):
-        xp = get_array_module(x)
-        G = geometry.groups
-        N, C_out = x.shape[0], weight.shape[0]
-        OH, OW = _output_size("conv2d", x.shape[2:], *geometry.windows())
-        W = _grouped(weight, G)
-        b = 0 if bias is None else bias.reshape(1, C_out, 1, 1)
-        y = xp.empty((N, C_out, OH, OW), dtype=x.dtype)
-
-        def images(lo, hi):                                   # Y = W @ im2col(x), a few images at a time
-            cols = _im2col(x[lo:hi], *geometry.windows(), scratch_columns=True)
-            Y = _matmul_per_group(W, cols.reshape(G, -1, cols.shape[1]))
-            xp.add(Y.reshape(C_out, hi - lo, OH, OW).transpose(1, 0, 2, 3), b, out=y[lo:hi])
-
-        run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size, OH * OW)))
         ctx.geometry = geometry
         ctx.save_for_backward(x, weight)
-        return y
+        return _convolve(x, weight, bias, geometry)
 
     @staticmethod
     def backward(ctx, g):
@@ -282,27 +322,9 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geometry, out_size):
-        xp = get_array_module(x)
-        G = geometry.groups
-        N, _, H, W = x.shape
-        C_in, C_out_per_group, kh, kw = weight.shape
-        C_out = G * C_out_per_group
-        W_t = weight.reshape(G, C_in // G, C_out_per_group * kh * kw).swapaxes(1, 2)
-        y = xp.empty((N, C_out) + tuple(out_size), dtype=x.dtype)
-
-        def images(lo, hi):                                   # y = col2im(W^T @ x), a few images at a time
-            x_rows = _channels_first(x[lo:hi], G)
-            cols = scratch((G, W_t.shape[1], x_rows.shape[2]), x.dtype, like=x)
-            _matmul_per_group(W_t, x_rows, out=cols)
-            _col2im(cols.reshape(C_out * kh * kw, -1), (hi - lo, C_out) + tuple(out_size),
-                    *geometry.windows(), out=y[lo:hi])
-
-        run_chunks(images, chunks(N, _images_per_chunk(y, geometry.kernel_size, H * W)))
-        if bias is not None:
-            y += bias.reshape(1, C_out, 1, 1)
         ctx.geometry = geometry
         ctx.save_for_backward(x, weight)
-        return y
+        return _convolve_transposed(x, weight, bias, geometry, out_size)
 
     @staticmethod
     def backward(ctx, g):
