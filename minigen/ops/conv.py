@@ -52,6 +52,8 @@ the channel-first copies of x and g, never the kh kw times larger columns.
 import operator
 from typing import NamedTuple
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module, as_strided, scratch
 from ..backend.parallel import chunks, run_chunks
@@ -237,9 +239,67 @@ def _grouped(w, groups):
     return w.reshape(groups, w.shape[0] // groups, -1)
 
 
+class _Windows:
+    """The columns of im2col(x) for a convolution, a few images at a time, with x padded once.
+
+    With stride 1 the columns are taken on the padded grid: image n's row (c, i, j) is then a single
+    contiguous run of the padded image, x_pad[n, c].flat[i d W_pad + j d :][:OH W_pad], so copying it
+    streams through memory instead of stepping through W-long pieces (about twice as fast). The
+    W_pad - OW extra columns per output row are windows that run off the right edge: the forward pass
+    drops them, and the weight gradient meets them with zeros. ``width`` is OW, or W_pad for stride 1.
+    """
+
+    def __init__(self, x, geometry):
+        xp = get_array_module(x)
+        self.geometry = geometry
+        N, C, H, W = x.shape
+        (kh, kw), stride, (ph, pw), (dh, dw) = geometry.windows()
+        self.OH, self.OW = _output_size("conv2d", (H, W), *geometry.windows())
+        self.wide = stride == (1, 1)
+        if not self.wide:
+            self.x, self.width = x, self.OW
+            return
+        Hp, Wp = H + 2 * ph, W + 2 * pw
+        slack = (kw - 1) * dw                 # the last row's windows reach this far past the image
+        flat = xp.zeros(N * C * Hp * Wp + slack, dtype=x.dtype)
+        flat[:N * C * Hp * Wp].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W] = x
+        self.flat, self.shape_pad, self.width = flat, (N, C, Hp, Wp), Wp
+
+    def columns(self, lo, hi):
+        """cols (C kh kw, n OH width) of images lo..hi, in reused scratch memory."""
+        if not self.wide:
+            return _im2col(self.x[lo:hi], *self.geometry.windows(), scratch_columns=True)
+        N, C, Hp, Wp = self.shape_pad
+        (kh, kw), _, _, (dh, dw) = self.geometry.windows()
+        e = self.flat.itemsize
+        start = self.flat[lo * C * Hp * Wp:]
+        windows = as_strided(start, (C, kh, kw, hi - lo, self.OH * Wp),
+                             (Hp * Wp * e, dh * Wp * e, dw * e, C * Hp * Wp * e, e))
+        cols = scratch(windows.shape, self.flat.dtype, like=self.flat)
+        cols[...] = windows
+        return cols.reshape(C * kh * kw, -1)
+
+    def output(self, Y, n):
+        """The GEMM result Y (C_out, n OH width) as (n, C_out, OH, OW): the extra columns dropped."""
+        return Y.reshape(Y.shape[0], n, self.OH, self.width)[..., :self.OW].transpose(1, 0, 2, 3)
+
+    def widen(self, g):
+        """g (n, C_out, OH, OW) channel first on the columns' grid, (C_out, n OH width), zeros in the
+        extra columns."""
+        xp = get_array_module(g)
+        n, C_out = g.shape[:2]
+        if not self.wide:
+            return xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(C_out, -1)
+        out = xp.zeros((C_out, n, self.OH, self.width), dtype=g.dtype)
+        out[..., :self.OW] = g.transpose(1, 0, 2, 3)
+        return out.reshape(C_out, -1)
+
+
 def _images_per_chunk(x, kernel_size, out_pixels):
     """How many images to process at once: enough that a chunk's columns (C kh kw x n OH OW) fill
     about 1 MB, which stays in the core's cache between im2col writing it and the GEMM reading it."""
+    if get_array_module(x) is not np:
+        return x.shape[0]                  # a GPU wants the whole batch in one product
     per_image = x.shape[1] * kernel_size[0] * kernel_size[1] * out_pixels * x.dtype.itemsize
     return max(1, (1 << 20) // max(per_image, 1))
 
@@ -249,17 +309,17 @@ def _convolve(x, weight, bias, geometry):
     xp = get_array_module(x)
     G = geometry.groups
     N, C_out = x.shape[0], weight.shape[0]
-    OH, OW = _output_size("conv2d", x.shape[2:], *geometry.windows())
+    windows = _Windows(x, geometry)
     W = _grouped(weight, G)
     b = 0 if bias is None else bias.reshape(1, C_out, 1, 1)
-    y = xp.empty((N, C_out, OH, OW), dtype=x.dtype)
+    y = xp.empty((N, C_out, windows.OH, windows.OW), dtype=x.dtype)
 
     def images(lo, hi):
-        cols = _im2col(x[lo:hi], *geometry.windows(), scratch_columns=True)
+        cols = windows.columns(lo, hi)
         Y = _matmul_per_group(W, cols.reshape(G, -1, cols.shape[1]))
-        xp.add(Y.reshape(C_out, hi - lo, OH, OW).transpose(1, 0, 2, 3), b, out=y[lo:hi])
+        xp.add(windows.output(Y.reshape(C_out, -1), hi - lo), b, out=y[lo:hi])
 
-    run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size, OH * OW)))
+    run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size, windows.OH * windows.width)))
     return y
 
 
@@ -343,19 +403,25 @@ class Conv2dWeight(Function):
     @staticmethod
     def forward(ctx, x, g, geometry, kernel_size):
         G = geometry.groups
-        N, _, OH, OW = g.shape
+        N = g.shape[0]
+        windows = _Windows(x, geometry)
 
         def images(lo, hi):                                   # this chunk's share of the sum over images
-            cols = _im2col(x[lo:hi], *geometry.windows(), scratch_columns=True)
+            cols = windows.columns(lo, hi)
             cols = cols.reshape(G, -1, cols.shape[1])
-            return _matmul_per_group(_channels_first(g[lo:hi], G), cols.swapaxes(1, 2))
+            g_rows = windows.widen(g[lo:hi])
+            # dW^T = cols @ g^T: with both operands' rows contiguous, BLAS runs this orientation
+            # about 1.5 times faster than g @ cols^T
+            return _matmul_per_group(cols, g_rows.reshape(G, -1, g_rows.shape[1]).swapaxes(1, 2))
 
-        parts = run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size, OH * OW)))
-        dw = parts[0]
+        parts = run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size,
+                                                               windows.OH * windows.width)))
+        dw_t = parts[0]
         for part in parts[1:]:                                # in chunk order: the same sum on any thread count
-            dw += part
+            dw_t += part
         ctx.geometry = geometry
         ctx.save_for_backward(x, g)
+        dw = get_array_module(x).ascontiguousarray(dw_t.swapaxes(1, 2))    # (G, C_out/G, C_in/G kh kw)
         return dw.reshape((g.shape[1], x.shape[1] // G) + tuple(kernel_size))
 
     @staticmethod
