@@ -6,8 +6,10 @@ constant: its own derivative is zero almost everywhere.
 """
 import math as _math
 
+import numpy as np
+
 from ..autograd import Function, Tensor
-from ..backend import get_array_module, special
+from ..backend import cuda_kernels, get_array_module, special
 
 
 class Exp(Function):
@@ -279,25 +281,31 @@ class Silu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        y = _sigmoid_array(x)
-        y *= x
+        if get_array_module(x) is np:
+            s = _sigmoid_array(x)
+            y = s * x
+        else:
+            y, s = cuda_kernels.kernel("silu")(x)
+        ctx.save_for_backward(x, s)              # s is kept: recomputing it costs more than a pass
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, = ctx.saved_tensors
-        return SiluGrad.apply(grad, x)
+        x, s = ctx.saved_tensors
+        return SiluGrad.apply(grad, x, s.data)
 
 
 class SiluGrad(Function):
-    """g * silu'(x) = g s (1 + x (1 - s));  its derivatives: d/dg = silu'(x),
-    d/dx = g silu''(x) with silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
+    """g * silu'(x) = g s (1 + x (1 - s)) with s = sigmoid(x) (given, or computed);  its
+    derivatives: d/dg = silu'(x), d/dx = g silu''(x) with silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
 
     @staticmethod
-    def forward(ctx, g, x):
+    def forward(ctx, g, x, s=None):
         ctx.save_for_backward(g, x)
-        s = _sigmoid_array(x)
+        if s is None:
+            s = _sigmoid_array(x)
+        if get_array_module(x) is not np:
+            return cuda_kernels.kernel("silu_grad")(g, x, s)
         d = 1 - s
         d *= x
         d += 1
@@ -313,7 +321,7 @@ class SiluGrad(Function):
         if ctx.needs_input_grad[1]:
             s = sigmoid(x)
             gx = h * g * s * (1 - s) * (2 + x * (1 - 2 * s))
-        return gg, gx
+        return gg, gx, None
 
 
 def _sigmoid_array(x):

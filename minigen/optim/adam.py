@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import math
 
-from ..backend import get_array_module, scratch
+import numpy as np
+
+from ..backend import cuda_kernels, get_array_module, scratch
 from .optimizer import Optimizer, check_nonnegative
 
 
@@ -65,6 +67,15 @@ class Adam(Optimizer):
         elif lam:
             grad = grad + lam * theta           # a new array: p.grad keeps the loss gradient
 
+        # theta_t = theta_{t-1} - lr * m_hat_t / (sqrt(v_hat_t) + eps). Multiplying through by
+        # sqrt(1 - beta2^t) gives the same number with the bias corrections folded into two scalars
+        # (Kingma & Ba, end of section 2), which saves two passes over the parameters:
+        #     theta_t = theta_{t-1} - step_size * m_t / (sqrt(v_t) + eps_hat)
+        bias1, bias2 = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
+        step_size, eps_hat = lr * bias2 / bias1, eps * bias2
+        if xp is not np:       # the same three lines as one CUDA kernel instead of ten launches
+            cuda_kernels.kernel("adam")(grad, beta1, beta2, step_size, eps_hat, theta, m, v)
+            return
         work = scratch(theta.shape, theta.dtype, like=theta, slot="optimizer")
         # m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
         m *= beta1
@@ -74,18 +85,12 @@ class Adam(Optimizer):
         g2 = xp.multiply(grad, grad, out=work)
         g2 *= 1 - beta2
         v += g2
-        # theta_t = theta_{t-1} - lr * m_hat_t / (sqrt(v_hat_t) + eps). Multiplying through by
-        # sqrt(1 - beta2^t) gives the same number with the bias corrections folded into two scalars
-        # (Kingma & Ba, end of section 2), which saves two passes over the parameters:
-        #     theta_t = theta_{t-1} - step_size * m_t / (sqrt(v_t) + eps_hat)
-        bias1, bias2 = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
-        step_size, eps_hat = lr * bias2 / bias1, eps * bias2
+        # theta_t = theta_{t-1} - step_size * m_t / (sqrt(v_t) + eps_hat)
         denom = xp.sqrt(v, out=work)
         denom += eps_hat
         update = xp.divide(m, denom, out=work)
         update *= step_size
         theta -= update
-
 
 
 class AdamW(Adam):
