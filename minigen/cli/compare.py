@@ -1,6 +1,6 @@
 """``minigen compare --dataset NAME [--budget-seconds S | --steps N] [--seeds N] [--models a,b]
 [--device D] [--out DIR]``: train every applicable family under one budget and write DIR/report.md,
-DIR/report.html and DIR/results.json (minigen.eval.compare, minigen.eval.report)."""
+DIR/report.html and DIR/results.json (minigen.harnesses.compare, minigen.harnesses.report)."""
 from __future__ import annotations
 
 import os
@@ -31,8 +31,8 @@ def add_commands(commands) -> None:
 
 
 def run_compare(args) -> int:
-    from ..eval.compare import compare
-    from ..eval.report import write_reports
+    from ..harnesses.compare import compare
+    from ..harnesses.report import write_reports
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps must be a positive integer, got {args.steps}")
     if args.samples is not None and args.samples < 10:

@@ -97,7 +97,7 @@ def run_restore(args) -> int:
 
 def run_corrupt(args) -> int:
     from .. import restore
-    from ..training.config import dataset_info, load_split
+    from ..training import dataset_info, load_split
     if args.n < 1:
         raise UsageError(f"--n must be a positive integer, got {args.n}")
     if dataset_info(args.dataset).kind != "image":

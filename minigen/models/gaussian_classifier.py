@@ -36,7 +36,7 @@ import math
 
 import minigen as mg
 from minigen import backend, nn
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
 
 COVARIANCES = ("full", "shared", "diagonal")
 
@@ -181,6 +181,8 @@ class GaussianClassifierRecipe(Recipe):
         return metrics
 
     def sample(self, n, label=None, steps=None):
+        if label is not None:
+            label = int(self.sample_labels(1, label).item())      # checked: a class in [0, K)
         with mg.no_grad():
             x = self.model.sample(n, label)
         x = mg.clip(x, 0.0, 1.0).astype("float32")

@@ -22,9 +22,9 @@ gives cleaner samples than T = 1, which is the model itself.
 import math
 
 from minigen import flows
-from minigen.training import register
+from minigen.recipe import register
 
-from .realnvp import FlowRecipe, check_squeezable
+from .flow_recipe import FlowRecipe
 
 COUPLINGS = ("affine", "additive")
 
@@ -44,7 +44,7 @@ def glow(image_shape, levels=2, depth=4, hidden=64, coupling="affine", lu=True):
     """The Glow density for images (C, H, W) in [0, 1): z is flat, of size C*H*W."""
     if coupling not in COUPLINGS:
         raise ValueError(f"glow: coupling must be one of {COUPLINGS}, got {coupling!r}")
-    check_squeezable(image_shape, levels, "glow")
+    flows.check_squeezable(image_shape, levels, "glow")
 
     def level(shape, remaining):
         channels, height, width = shape

@@ -25,9 +25,9 @@ import math
 
 import minigen as mg
 from minigen import flows
-from minigen.training import register
+from minigen.recipe import register
 
-from .realnvp import FlowRecipe
+from .flow_recipe import FlowRecipe
 
 
 def planar_flow(dim=2, layers=32):

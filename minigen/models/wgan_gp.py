@@ -25,10 +25,10 @@ batch norm would make D(x_hat) depend on the whole batch.
     minigen eval runs/wgan-gp-8gaussians
 """
 import minigen as mg
-from minigen.training import register
+from minigen.recipe import register
 
 from .adversarial import AdversarialRecipe
-from .dcgan import ConvCritic, DCGANGenerator, check_image_shape
+from .dcgan import ConvCritic, DCGANGenerator, image_shape_problem
 from .gan import MLPDiscriminator, MLPGenerator
 
 
@@ -71,7 +71,7 @@ class WGANGPRecipe(AdversarialRecipe):
 
     @classmethod
     def supports(cls, info):
-        return info.kind == "2d" or (info.kind == "image" and check_image_shape(info.shape) is None)
+        return info.kind == "2d" or (info.kind == "image" and image_shape_problem(info.shape) is None)
 
     @classmethod
     def requirement(cls):
