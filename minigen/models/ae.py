@@ -67,6 +67,8 @@ class AutoencoderRecipe(Recipe):
     """Trains an Autoencoder with Adam; evaluates the reconstruction error."""
 
     default_config = {"latent_dim": 16, "arch": "mlp", "hidden": 256, "lr": 1e-3, "batch_size": 64, "epochs": 100}
+    option_help = {"latent_dim": "size of the code z", "arch": "mlp or conv encoder/decoder",
+                   "hidden": "width of the hidden layers"}
 
     data_kinds = ("image",)
 

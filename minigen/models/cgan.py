@@ -80,6 +80,10 @@ class ProjectionDiscriminator(nn.Module):
 class CGANRecipe(LogisticGameRecipe):
     default_config = {"latent_dim": 64, "width": 32, "embed_dim": 16, "generator_loss": "nonsaturating",
                       "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1, "batch_size": 64, "epochs": 30}
+    option_help = {"latent_dim": "size of z", "width": "base channel count w of both networks",
+                   "embed_dim": "size of the generator's label embedding",
+                   "generator_loss": "nonsaturating or minimax", "betas": "Adam's (beta1, beta2)",
+                   "n_critic": "discriminator steps per generator step"}
     conditional = True
 
     @classmethod

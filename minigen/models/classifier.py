@@ -66,6 +66,8 @@ class ClassifierRecipe(Recipe):
 
     default_config = {"arch": "cnn", "hidden": 256, "dropout": 0.1, "lr": 1e-3, "weight_decay": 0.0,
                       "batch_size": 64, "epochs": 15}
+    option_help = {"arch": "linear, mlp or cnn", "hidden": "width of the hidden layer(s)",
+                   "dropout": "dropout before the head", "weight_decay": "AdamW weight decay"}
     generative = False
 
     data_kinds = ("image",)

@@ -97,6 +97,9 @@ class ConvCritic(nn.Module):
 class DCGANRecipe(LogisticGameRecipe):
     default_config = {"latent_dim": 64, "width": 32, "generator_loss": "nonsaturating",
                       "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1, "batch_size": 64, "epochs": 20}
+    option_help = {"latent_dim": "size of z", "width": "base channel count w of both networks",
+                   "generator_loss": "nonsaturating or minimax", "betas": "Adam's (beta1, beta2)",
+                   "n_critic": "discriminator steps per generator step"}
 
     @classmethod
     def supports(cls, info):

@@ -115,6 +115,21 @@ class DDPMRecipe(Recipe):
                       "guidance": 0.0, "ema_decay": 0.995, "grad_clip": 1.0, "bound_examples": 200,
                       "bound_timesteps": 100,
                       "lr": 1e-3, "batch_size": 128, "epochs": 50}
+    option_help = {"timesteps": "T, the number of diffusion steps",
+                   "schedule": "linear or cosine noise schedule",
+                   "prediction": "what the network predicts: eps, x0 or v",
+                   "variance": "sigma_t^2 of the ancestral sampler: beta or beta_tilde",
+                   "eta": "DDIM noise (0: deterministic)", "channels": "U-Net base channels (images)",
+                   "channel_mults": "U-Net channel multiplier per resolution", "dropout": "U-Net dropout",
+                   "hidden": "width of the MLP denoiser (2-D data)",
+                   "depth": "hidden layers of the MLP denoiser (2-D data)",
+                   "conditional": "class-conditional, for classifier-free guidance",
+                   "label_dropout": "probability of the null label in training",
+                   "guidance": "classifier-free guidance weight w when sampling",
+                   "ema_decay": "decay of the weights' moving average",
+                   "grad_clip": "gradient-norm clipping threshold",
+                   "bound_examples": "examples the variational bound is evaluated on",
+                   "bound_timesteps": "stratified steps estimating the bound (0: all T)"}
     sampler_steps = True
 
     def __init__(self, config, info, device):

@@ -103,6 +103,9 @@ class GANRecipe(LogisticGameRecipe):
     # learns the 2-D sets several times more slowly
     default_config = {"latent_dim": 16, "hidden": 128, "depth": 3, "generator_loss": "nonsaturating",
                       "lr": 1e-3, "betas": [0.5, 0.9], "n_critic": 1, "batch_size": 256, "epochs": 40}
+    option_help = {"latent_dim": "size of z", "hidden": "width of the MLPs",
+                   "depth": "hidden layers of each MLP", "generator_loss": "nonsaturating or minimax",
+                   "betas": "Adam's (beta1, beta2)", "n_critic": "discriminator steps per generator step"}
 
     def build(self, config, info):
         image = info.kind == "image"

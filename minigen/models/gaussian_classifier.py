@@ -142,6 +142,8 @@ class GaussianClassifierRecipe(Recipe):
     dimension of -log p(x, y)."""
 
     default_config = {"covariance": "full", "reg": 0.01, "batch_size": 256, "epochs": 1}
+    option_help = {"covariance": "full (QDA), shared (LDA) or diagonal (naive Bayes)",
+                   "reg": "lambda added to the covariance diagonal"}
     conditional = True
     drop_last = False        # every example counts once per epoch: the fit is exact after one
 

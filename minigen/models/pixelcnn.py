@@ -167,6 +167,9 @@ class PixelCNNRecipe(Recipe):
 
     default_config = {"channels": 32, "layers": 5, "kernel_size": 5, "conditional": False,
                       "lr": 1e-3, "batch_size": 64, "epochs": 30}
+    option_help = {"channels": "channels of the gated layers", "layers": "gated layers",
+                   "kernel_size": "size of the masked kernels (odd)",
+                   "conditional": "conditioned on the class label"}
 
     @classmethod
     def supports(cls, info):

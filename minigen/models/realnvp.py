@@ -78,6 +78,11 @@ class RealNVPRecipe(FlowRecipe):
     default_config = {"couplings": 8, "hidden": 128, "levels": 2, "conv_channels": 64,
                       "temperature": 1.0, "lr": 1e-3, "clip_grad": 100.0, "batch_size": 256,
                       "epochs": 40}
+    option_help = {"couplings": "affine couplings (2-D data)",
+                   "hidden": "width of the coupling MLPs (2-D data)", "levels": "multi-scale levels (images)",
+                   "conv_channels": "channels of the coupling networks (images)",
+                   "temperature": "T of the base N(0, T^2 I) when sampling",
+                   "clip_grad": "gradient-norm clipping threshold"}
 
     def build_flow(self, config, info):
         if info.kind == "image":

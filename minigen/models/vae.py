@@ -139,6 +139,11 @@ class VAERecipe(Recipe):
 
     default_config = {"latent_dim": 16, "arch": "mlp", "hidden": 256, "likelihood": "bernoulli",
                       "beta": 1.0, "eval_k": 500, "lr": 1e-3, "batch_size": 64, "epochs": 100}
+    option_help = {"latent_dim": "size of z", "arch": "mlp or conv encoder/decoder",
+                   "hidden": "width of the hidden layers",
+                   "likelihood": "bernoulli (binarised pixels) or gaussian (dequantised pixels)",
+                   "beta": "weight of the KL term (1: the VAE; > 1: beta-VAE)",
+                   "eval_k": "importance samples of the IWAE bound in eval"}
 
     data_kinds = ("image",)
 

@@ -205,6 +205,11 @@ class VQVAERecipe(Recipe):
 
     default_config = {"num_codes": 64, "code_dim": 16, "hidden": 64, "beta": 0.25, "ema": False,
                       "decay": 0.99, "restart_dead": True, "lr": 1e-3, "batch_size": 64, "epochs": 40}
+    option_help = {"num_codes": "codebook size K", "code_dim": "size of a code vector",
+                   "hidden": "channels of the conv stacks", "beta": "weight of the commitment loss",
+                   "ema": "codebook by moving averages instead of its loss",
+                   "decay": "EMA decay of the codebook",
+                   "restart_dead": "restart codes that are (almost) never used"}
 
     data_kinds = ("image",)
 

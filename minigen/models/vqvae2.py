@@ -106,6 +106,15 @@ class VQVAE2Recipe(Recipe):
     default_config = {"num_codes": 16, "code_dim": 16, "hidden": 64, "beta": 0.25, "ema": True,
                       "decay": 0.99, "restart_dead": True, "vq_fraction": 0.5, "prior_channels": 16,
                       "prior_layers": 3, "conditional": False, "lr": 1e-3, "batch_size": 64, "epochs": 60}
+    option_help = {"num_codes": "codebook size of each level", "code_dim": "size of a code vector",
+                   "hidden": "channels of the conv stacks", "beta": "weight of the commitment loss",
+                   "ema": "codebooks by moving averages instead of their loss",
+                   "decay": "EMA decay of the codebooks",
+                   "restart_dead": "restart codes that are (almost) never used",
+                   "vq_fraction": "share of the steps that train the autoencoder (the rest: the priors)",
+                   "prior_channels": "channels of the PixelCNN priors",
+                   "prior_layers": "gated layers of each prior",
+                   "conditional": "priors conditioned on the class label"}
 
     @classmethod
     def supports(cls, info):

@@ -35,6 +35,11 @@ class UsageError(ValueError):
     way catches it too."""
 
 
+# what the options every family reads the same way set (``minigen train MODEL --help``)
+COMMON_OPTION_HELP = {"lr": "learning rate", "batch_size": "examples per step",
+                      "epochs": "passes over the training set (unless --steps is given)"}
+
+
 class Recipe:
     """How to build, train, sample and evaluate one model family.
 

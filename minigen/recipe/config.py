@@ -92,7 +92,8 @@ def _typed(key, value, default, model):
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise UsageError(f"option {key} of model '{model}' takes a {kind.__name__} "
+        name = kind.__name__
+        raise UsageError(f"option {key} of model '{model}' takes {'an' if name[0] in 'aeiou' else 'a'} {name} "
                          f"(like {default!r}), got {value!r}")
     return value
 

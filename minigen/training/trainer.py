@@ -271,7 +271,8 @@ def read_run_header(ckpt_path) -> dict:
     try:
         header = io.read_header(ckpt_path)
     except (ValueError, OSError) as e:
-        raise UsageError(f"{ckpt_path} is not a readable minigen checkpoint: {e}") from None
+        reason = str(e).replace(f"{ckpt_path} ", "").replace(f"{ckpt_path}: ", "")
+        raise UsageError(f"{ckpt_path} is not a readable minigen checkpoint: {reason}") from None
     config = header.get("config")
     if not (isinstance(config, dict) and {"model", "dataset", "seed"} <= set(config)):
         raise UsageError(f"{ckpt_path} is a minigen file but not a training checkpoint (its header has "
@@ -286,7 +287,8 @@ def _load_checkpoint(ckpt_path, recipe) -> dict:
         recipe.load_state_dict(saved["model"])
         return saved
     except (ValueError, KeyError, TypeError, OSError) as e:
-        raise UsageError(f"{ckpt_path} cannot be loaded into a '{recipe.name}' model: {e}") from None
+        reason = str(e).replace(f"{ckpt_path}: ", "").replace(f"{ckpt_path} ", "")
+        raise UsageError(f"{ckpt_path} cannot be loaded into a '{recipe.name}' model: {reason}") from None
 
 
 def load_run(out, device=None) -> Run:
