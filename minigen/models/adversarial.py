@@ -20,7 +20,7 @@ live here with ``LogisticGameRecipe``; wgan_gp.py has the Wasserstein ones:
     L_G = -E[softplus(l(G(z)))]                            (minimax_generator_loss, the paper's eq. 1)
 
 Images live in [0, 1] in data space and in [-1, 1] for the networks (a tanh generator output, as the
-DCGAN paper does): x_model = 2 x - 1 (minigen.data.pixels). Two-dimensional points are used as they are.
+DCGAN paper does): x_model = 2 x - 1 (``image_space``, minigen.data.pixels); 2-D points as they are.
 
 Evaluation (``minigen eval``): the mean discriminator score of held-out real data and of generated
 data (d_real, d_fake; critic_real, critic_fake for a critic); on 2-D data the energy distance between
@@ -30,7 +30,7 @@ captured out of num_modes, share of high-quality samples).
 """
 import minigen as mg
 from minigen import optim
-from minigen.data import pixels, toy2d
+from minigen.data import toy2d
 from minigen.metrics import modes
 from minigen.metrics.distances import energy_distance
 from minigen.nn import functional as F
@@ -49,6 +49,7 @@ class AdversarialRecipe(Recipe):
     """
 
     drop_last = True
+    image_space = "symmetric"      # images in [-1, 1] for the networks: x_model = 2 x - 1
     score_name = "d"         # what ``evaluate`` calls the discriminator's output
 
     # ---------------------------------------------------------------- what a family defines
@@ -93,12 +94,6 @@ class AdversarialRecipe(Recipe):
 
     def D(self, x, y=None):
         return self.discriminator(x, y) if self.conditional else self.discriminator(x)
-
-    def to_model_space(self, x):
-        return pixels.to_symmetric(x) if self.is_image else x
-
-    def to_data_space(self, x):
-        return pixels.from_symmetric(x) if self.is_image else x
 
     # ---------------------------------------------------------------- one step of the game
     def train_step(self, batch, step):

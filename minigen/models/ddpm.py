@@ -86,7 +86,9 @@ class DDPM(nn.Module):
 
     def sample(self, shape, label=None, guidance=0.0, steps=None, eta=0.0, variance="beta", clip_x0=False,
                callback=None, device=None):
-        """x_0 from x_T ~ N(0, I): ancestral over all T steps, or DDIM in ``steps`` steps."""
+        """x_0 by Algorithm 2, from x_T ~ N(0, I): for t = T, ..., 1,
+        x_{t-1} = diffusion.ancestral_step(x_t, t, eps_theta(x_t, t), z), z ~ N(0, I) (z = 0 at t = 1);
+        or DDIM in ``steps`` jumps (diffusion.ddim_step)."""
         x_T = mg.randn(*shape, device=device)
         if label is not None and not isinstance(label, mg.Tensor):
             label = mg.full((shape[0],), int(label), dtype="int64", device=device)
@@ -94,8 +96,8 @@ class DDPM(nn.Module):
         def eps_model(x_t, t):
             return self.eps(x_t, t, label, guidance)
         if steps is None:
-            return diffusion.ancestral(eps_model, self.schedule, x_T, variance, clip_x0, callback=callback)
-        return diffusion.ddim(eps_model, self.schedule, x_T, steps, eta, clip_x0, callback=callback)
+            return diffusion.ancestral(eps_model, self.schedule, x_T, variance, clip_x0=clip_x0, callback=callback)
+        return diffusion.ddim(eps_model, self.schedule, x_T, steps, eta, clip_x0=clip_x0, callback=callback)
 
 
 @register("ddpm")
@@ -131,6 +133,7 @@ class DDPMRecipe(Recipe):
                    "bound_examples": "examples the variational bound is evaluated on",
                    "bound_timesteps": "stratified steps estimating the bound (0: all T)"}
     sampler_steps = True
+    image_space = "symmetric"      # images in [-1, 1] for the networks: x_model = 2 x - 1
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)
@@ -151,16 +154,9 @@ class DDPMRecipe(Recipe):
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.ema = optim.EMA(self.model.parameters(), decay=config["ema_decay"], warmup=True)
 
-    # images live in [0, 1] as data and in [-1, 1] for the diffusion
-    def to_model_space(self, x):
-        return pixels.to_symmetric(x) if self.is_image else x
-
-    def to_data_space(self, x):
-        return pixels.from_symmetric(x) if self.is_image else x
-
     def train_step(self, batch, step):
         x, y = batch
-        x0 = self.to_model_space(x)
+        x0 = self.to_model_space(x)            # images: 2 x - 1
         label = None
         if self.conditional:   # drop the label to "null" with probability label_dropout
             drop = mg.rand(x.shape[0], device=x.device) < self.config["label_dropout"]

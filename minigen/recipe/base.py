@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data import pixels
+
 
 class UsageError(ValueError):
     """A mistake in what was asked (unknown model, unsupported dataset, bad option): the command line
@@ -54,6 +56,9 @@ class Recipe:
       ``conditional`` option takes it from there.
     - ``sampler_steps``: ``sample(n, steps=S)`` takes a number of sampling steps (DDIM).
     - ``drop_last``: drop the last short batch of each epoch (the training loop's DataLoader).
+    - ``image_space``: how the family's networks see images, "data" (in [0, 1], as loaded) or
+      "symmetric" (in [-1, 1]: tanh generators, diffusion); ``to_model_space`` and ``to_data_space``
+      map between the two (minigen.data.pixels). A family with another space overrides them.
     - ``data_kinds`` and ``needs_labels``: the datasets it trains on ("image", "2d"; labelled or not),
       which ``supports`` and ``requirement`` read.
 
@@ -69,6 +74,7 @@ class Recipe:
     conditional = False
     sampler_steps = False
     drop_last = True
+    image_space = "data"
 
     # ----------------------------------------------------------------------------- what it accepts
     data_kinds = ("image", "2d")     # the kinds of dataset (data.datasets() records) it trains on
@@ -128,6 +134,21 @@ class Recipe:
         else:
             viz.image_grid(self.sample(64), path, title=f"{self.name} samples")
         return True
+
+    # ----------------------------------------------------------------------------- data and model space
+    def to_model_space(self, x):
+        """Data (a Tensor in data space) as the networks see it; 2-D points are used as they are."""
+        return pixels.to_symmetric(x) if self._symmetric_images() else x
+
+    def to_data_space(self, x):
+        """The inverse of ``to_model_space``: the networks' output back in data space."""
+        return pixels.from_symmetric(x) if self._symmetric_images() else x
+
+    def _symmetric_images(self):
+        if self.image_space not in ("data", "symmetric"):
+            raise ValueError(f"{type(self).__name__}.image_space must be 'data' or 'symmetric', got "
+                             f"{self.image_space!r}")
+        return self.image_space == "symmetric" and self.info.kind == "image"
 
     # ----------------------------------------------------------------------------- labels to sample with
     def sample_labels(self, n: int, label=None):
@@ -199,7 +220,7 @@ class Recipe:
         return self
 
     def eval(self):
-        return self.train(False)
+        return self.train(mode=False)
 
     def learning_rate(self):
         """The current learning rate of the first optimizer, for the metrics log (None if none)."""
