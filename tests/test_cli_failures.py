@@ -74,6 +74,8 @@ def table(f):
         (["restore", f("truncated"), "--task", "denoise", "--noise-std", "0.1", "--input", y, "--out", f("o.npy")],
          "not a readable minigen checkpoint"),
         (["eval", f("not-an-npz")], "not a readable minigen checkpoint"),
+        (["train", "vae", "--dataset", "digits", "--out", f("truncated"), "--resume"], "not a readable"),
+        (["train", "vae", "--dataset", "digits", "--out", f("damaged")], "already holds a run"),
         (["sample", f("damaged")], "checkpoint"),
         (["eval", f("foreign")], "not one written by minigen"),
         (["eval", f("plain-save")], "not a training checkpoint"),

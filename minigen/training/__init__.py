@@ -11,8 +11,8 @@ this package sits above them and looks families up by name.
 from ..recipe import (Recipe, TrainingDiverged, UsageError, dataset_info, load_split, make_config,
                       register)
 from .registry import get, names
-from .trainer import (Run, TrainingInterrupted, train, load_run, read_run_header, CONFIG, CHECKPOINT,
-                      METRICS, SAMPLES)
+from .config import read_run_header
+from .trainer import Run, TrainingInterrupted, train, load_run, CONFIG, CHECKPOINT, METRICS, SAMPLES
 from .fit import fit
 from .lock import run_lock
 from .metrics import read_metrics

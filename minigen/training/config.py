@@ -10,6 +10,21 @@ from ..recipe import UsageError, make_config
 CHECKPOINT = "checkpoint.npz"
 
 
+def read_run_header(ckpt_path) -> dict:
+    """The header of a run's checkpoint, or a UsageError saying why it is not one (damaged,
+    truncated, not written by minigen, or a minigen file that holds no run)."""
+    try:
+        header = io.read_header(ckpt_path)
+    except (ValueError, OSError) as e:
+        reason = str(e).replace(f"{ckpt_path} ", "").replace(f"{ckpt_path}: ", "")
+        raise UsageError(f"{ckpt_path} is not a readable minigen checkpoint: {reason}") from None
+    config = header.get("config")
+    if not (isinstance(config, dict) and {"model", "dataset", "seed"} <= set(config)):
+        raise UsageError(f"{ckpt_path} is a minigen file but not a training checkpoint (its header has "
+                         "no run config); was it written by mg.save?")
+    return header
+
+
 def check_same(saved: dict, asked: dict, keys):
     """On resume, the saved config rules; asking for different hyperparameters is a mistake."""
     for key in keys:
@@ -26,12 +41,12 @@ def run_config(recipe_cls, dataset, out, epochs, seed, resume, options) -> dict:
     if not resume:
         if os.path.exists(ckpt_path):
             raise UsageError(f"{out} already holds a run (checkpoint at step "
-                             f"{io.read_header(ckpt_path).get('step')}); pass --resume to continue it, "
+                             f"{read_run_header(ckpt_path).get('step')}); pass --resume to continue it, "
                              "or choose another --out")
         return make_config(recipe_cls, dataset, 0 if seed is None else seed, options)
     if not os.path.exists(ckpt_path):
         raise UsageError(f"--resume: no checkpoint to resume from in {out} (expected {ckpt_path})")
-    config = dict(io.read_header(ckpt_path)["config"])
+    config = dict(read_run_header(ckpt_path)["config"])
     if (config["model"], config["dataset"]) != (recipe_cls.name, dataset):
         raise UsageError(f"--resume: {out} holds a {config['model']} run on {config['dataset']}, "
                          f"not {recipe_cls.name} on {dataset}")

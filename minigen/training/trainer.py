@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from .. import backend, io
 from ..recipe import (Position, Recipe, TrainingDiverged, UsageError, build_recipe, check_number,
                       check_supported, dataset_info, load_split, prepare, resolve_device, run_steps)
-from .config import CHECKPOINT, run_config
+from .config import CHECKPOINT, read_run_header, run_config
 from .lock import run_lock
 from .metrics import MetricsLog, RunningMean
 from .progress import Progress
@@ -265,21 +265,6 @@ def _kept(last_saved, ckpt_path):
 
 
 # ---------------------------------------------------------------------------------- checkpoints
-def read_run_header(ckpt_path) -> dict:
-    """The header of a run's checkpoint, or a UsageError saying why it is not one (damaged,
-    truncated, not written by minigen, or a minigen file that holds no run)."""
-    try:
-        header = io.read_header(ckpt_path)
-    except (ValueError, OSError) as e:
-        reason = str(e).replace(f"{ckpt_path} ", "").replace(f"{ckpt_path}: ", "")
-        raise UsageError(f"{ckpt_path} is not a readable minigen checkpoint: {reason}") from None
-    config = header.get("config")
-    if not (isinstance(config, dict) and {"model", "dataset", "seed"} <= set(config)):
-        raise UsageError(f"{ckpt_path} is a minigen file but not a training checkpoint (its header has "
-                         "no run config); was it written by mg.save?")
-    return header
-
-
 def _load_checkpoint(ckpt_path, recipe) -> dict:
     """The saved state, loaded into ``recipe``; a damaged file or one from another model is a UsageError."""
     try:
