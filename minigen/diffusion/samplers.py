@@ -90,8 +90,9 @@ def ddim_step(schedule, x_t, t, s, eps_theta, z, eta=0.0, clip_x0=False):
         x0_hat = ops.clip(x0_hat, -1.0, 1.0)
         eps_theta = schedule.predict_eps(x_t, t, x0_hat)
     alpha_bar_s, sigma = schedule.alpha_bar[s], ddim_sigma(schedule, t, s, eta)
-    mean = float(np.sqrt(alpha_bar_s)) * x0_hat + float(np.sqrt(max(1 - alpha_bar_s - sigma ** 2, 0.0))) * eps_theta
-    return mean + sigma * z
+    sqrt_alpha_bar_s = float(np.sqrt(alpha_bar_s))
+    sqrt_rest = float(np.sqrt(max(1 - alpha_bar_s - sigma ** 2, 0.0)))        # sqrt(1 - alpha_bar_s - sigma^2)
+    return sqrt_alpha_bar_s * x0_hat + sqrt_rest * eps_theta + sigma * z
 
 
 # --------------------------------------------------------------------------------------- whole chains
