@@ -205,14 +205,14 @@ def test_an_internal_error_is_one_line_with_status_1(files, capsys, monkeypatch)
         main(["eval", str(files / "vae")])
 
 
-def test_the_real_program_prints_no_traceback(files):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def test_the_real_program_prints_no_traceback(files, tmp_path):
     for argv in (["eval", str(files / "truncated")], ["sample", str(files / "vae"), "--seed", "-1"],
                  ["train", "vae", "--dataset", "digits", "--lr", "nan"]):
-        done = subprocess.run([sys.executable, "-m", "minigen", *argv], cwd=root, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "minigen", *argv], cwd=tmp_path, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert os.listdir(tmp_path) == []                  # a refused command leaves no folder behind
 
 
 def test_train_help_lists_the_model_options_with_defaults(capsys):

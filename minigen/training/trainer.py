@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from .. import backend, io
 from ..recipe import (Position, Recipe, TrainingDiverged, UsageError, build_recipe, check_number,
-                      check_supported, dataset_info, load_split, prepare, resolve_device, run_steps)
+                      check_supported, dataset_info, load_split, make_config, prepare, resolve_device,
+                      run_steps)
 from .config import CHECKPOINT, read_run_header, run_config
 from .lock import run_lock
 from .metrics import MetricsLog, RunningMean
@@ -111,10 +112,13 @@ def _check_folder(out):
 
 @contextlib.contextmanager
 def _run_folder(out, stream):
-    """Create ``out`` if needed and hold its lock; a folder this call created is removed again if the
-    run stops before writing anything into it (a mistake found late, like a bad --resume)."""
+    """Create ``out`` if needed and hold its lock; the folders this call created are removed again if
+    the run stops before writing anything into them (a mistake found late, like a bad --resume)."""
     _check_folder(out)
-    created = not os.path.exists(out)
+    created, folder = [], os.path.abspath(out)
+    while not os.path.exists(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
@@ -123,9 +127,9 @@ def _run_folder(out, stream):
         with run_lock(out, stream):
             yield
     except BaseException:
-        if created:
+        for folder in created:               # deepest first; rmdir only removes empty folders
             with contextlib.suppress(OSError):
-                os.rmdir(out)            # only succeeds when empty
+                os.rmdir(folder)
         raise
 
 
@@ -152,6 +156,7 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     for name, value in (("steps", steps), ("epochs", epochs)):
         if value is not None:
             check_number(f"--{name}", value, integer=True, positive=True)
+    make_config(recipe_cls, dataset, 0 if seed is None else seed, options)   # bad options: before any folder
     out = os.fspath(out or os.path.join("runs", f"{recipe_cls.name}-{dataset}"))
     with _run_folder(out, stream):
         return _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume, options,
