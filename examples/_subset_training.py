@@ -1,5 +1,5 @@
-"""Train any registered family on arrays in memory (a labelled subset, all classes but one), through the
-same Recipe API the trainer uses: build from the config, then ``train_step`` over shuffled batches.
+"""Train any registered family on arrays in memory (a labelled subset, all classes but one), by the
+training loop of ``minigen train`` without a run folder (``minigen.training.fit``).
 
 ``minigen.training.train`` reads a dataset by name; the application examples need a part of one.
 """

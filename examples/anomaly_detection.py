@@ -2,7 +2,7 @@
 unusual the held-out digit looks.
 
 Each family scores a test image by its natural measure of "unlikely" (higher = more anomalous;
-minigen.eval.anomaly.anomaly_scores):
+minigen.harnesses.anomaly, each family's Recipe.anomaly_scores):
 
     ae          reconstruction error          ||x - decode(encode(x))||^2
     vae         -IWAE_16 (nats)               a bound on -log p(x_b) of the binarised image
@@ -40,8 +40,9 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from minigen import data  # noqa: E402
-from minigen.eval.anomaly import SCORES, anomaly_scores, auroc, ddpm_scores  # noqa: E402
-from minigen.eval.latent import intensity_levels  # noqa: E402
+from minigen.data import pixels  # noqa: E402
+from minigen.harnesses.anomaly import all_scores, family_of, score_families  # noqa: E402
+from minigen.metrics.auroc import auroc  # noqa: E402
 from _subset_training import train_recipe  # noqa: E402
 
 # smaller networks / batches than the families' defaults, so that a --quick run takes minutes on a CPU
@@ -87,25 +88,19 @@ OOD_SETS = {
 
 def ood_sets(dataset, x_normal, seed=0):
     """{name: images} for every OOD set, on the dataset's grey-level grid (as the real images are)."""
-    levels = intensity_levels(dataset)
+    levels = data.info(dataset).levels
     rng = np.random.default_rng(seed)
     sets = {name: make(x_normal, rng) for name, make in OOD_SETS.items()}
     sets["other digit set"] = other_digit_set(dataset, x_normal.shape)
-    return {name: (np.round(np.clip(x, 0, 1) * (levels - 1)) / (levels - 1)).astype(np.float32)
-            for name, x in sets.items()}
+    return {name: pixels.on_grid(np.clip(x, 0, 1), levels) for name, x in sets.items()}
 
 
 # ------------------------------------------------------------------------------ scoring
-def family_of(score):
-    return "ddpm" if score == "ddpm-bound" else score
-
-
 def score_sets(scores, recipe, sets):
-    """{score: {set name: (N,) scores}} for the scores of one trained family."""
-    if recipe.name == "ddpm":      # both DDPM scores come from the same network calls
-        both = {name: ddpm_scores(recipe, x) for name, x in sets.items()}
-        return {s: {name: both[name][s] for name in sets} for s in scores}
-    return {s: {name: anomaly_scores(s, recipe, x) for name, x in sets.items()} for s in scores}
+    """{score: {set name: (N,) scores}} for the scores of one trained family (all of a family's scores
+    come from one pass: the DDPM's two share their network calls)."""
+    by_set = {name: all_scores(recipe, x) for name, x in sets.items()}
+    return {s: {name: by_set[name][s] for name in sets} for s in scores}
 
 
 FIGURE_SETS = ("normal", "held-out", "shrunk (half size, centred)", "near-blank (0.1 x)")
@@ -140,7 +135,7 @@ def main(argv=None):
     parser.add_argument("--dataset", help="default mnist-5k (digits with --quick)")
     parser.add_argument("--classes", help="held-out classes (default all ten; 0,1,4,7 with --quick)")
     parser.add_argument("--models", default="ae,vae,realnvp,gan,dcgan,ddpm,ddpm-bound",
-                        help="scores to compare (minigen.eval.anomaly.SCORES)")
+                        help="scores to compare (minigen.harnesses.anomaly.score_families())")
     parser.add_argument("--steps", type=int, help="training steps per model (default 3000; 800 with --quick)")
     parser.add_argument("--quick", action="store_true", help="digits, held-out 0,1,4,7, 800 steps")
     parser.add_argument("--figure", help="PNG: score histograms of the first held-out class's models")
@@ -150,8 +145,8 @@ def main(argv=None):
     args.steps = args.steps or (800 if args.quick else 3000)
     scores = args.models.split(",")
     for s in scores:
-        if s not in SCORES:
-            parser.error(f"unknown score {s!r}; expected any of {','.join(SCORES)}")
+        if s not in score_families():
+            parser.error(f"unknown score {s!r}; expected any of {','.join(score_families())}")
     families = list(dict.fromkeys(family_of(s) for s in scores))
     x_train, y_train = data.load(args.dataset, split="train")
     x_test, y_test = data.load(args.dataset, split="test")

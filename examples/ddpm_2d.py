@@ -2,7 +2,7 @@
 
 The script trains ``minigen train ddpm`` on each dataset, draws 2,000 samples with ancestral sampling
 (all T steps) and with 50-step DDIM, and compares each sample set with 2,000 held-out points by the
-energy distance (minigen.eval.distances; 0 for a perfect model, up to noise), next to two references: a
+energy distance (minigen.metrics.distances; 0 for a perfect model, up to noise), next to two references: a
 second sample of the data itself (the noise floor) and the Gaussian with the data's mean and covariance
 (what a model must beat). It writes into --out:
 
@@ -23,9 +23,9 @@ import numpy as np
 
 import minigen as mg
 from minigen import viz
-from minigen.eval import distances
+from minigen.metrics import distances
 from minigen.training import train
-from minigen.training.trainer import load_split
+from minigen.training import load_split
 
 
 def trajectory_frames(recipe, n, T, count=8):

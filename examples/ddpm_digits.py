@@ -27,7 +27,7 @@ import numpy as np
 import minigen as mg
 from minigen import diffusion, viz
 from minigen.training import train
-from minigen.training.trainer import load_split
+from minigen.training import load_split
 
 
 def timed(fn):

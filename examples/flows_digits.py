@@ -17,8 +17,8 @@ import tempfile
 import time
 
 import minigen as mg
-from minigen import flows, viz
-from minigen.eval.likelihood import gaussian_baseline_bits_per_dim
+from minigen import viz
+from minigen.metrics.likelihood import gaussian_baseline_bits_per_dim
 from minigen.training import read_metrics, train
 
 
@@ -36,7 +36,7 @@ def main():
 
     x_train, _ = mg.data.load(args.dataset, "train")
     x_test, _ = mg.data.load(args.dataset, "test")
-    levels = flows.levels_of(args.dataset)
+    levels = mg.data.info(args.dataset).levels
     print(f"{args.dataset}: {levels} pixel levels, D = {x_test[0].size}")
     print(f"  uniform density                 {math.log2(levels):.3f} bits/dim")
     print(f"  full-covariance Gaussian, pixels {gaussian_baseline_bits_per_dim(x_train, x_test, levels):.3f} bits/dim")

@@ -2,7 +2,7 @@
 
 For each model and seed the script trains in a few chunks (each chunk resumes the previous one's
 checkpoint, so the run is the same as an uninterrupted one), draws the samples after each chunk,
-and finally evaluates the mode metrics of minigen.eval.modes (modes captured out of K, share of
+and finally evaluates the mode metrics of minigen.metrics.modes (modes captured out of K, share of
 high-quality samples). It writes into --out:
 
     MODEL-seedS/               the run folder (config.json, metrics.jsonl, checkpoint.npz, samples.png)

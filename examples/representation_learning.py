@@ -11,7 +11,7 @@
         gan     the MLP discriminator's last hidden layer
         dcgan   the conv discriminator's features before its final s x s convolution
     linear probe: p(y | z) = softmax(W z + b), trained on n labelled codes, scored on the test codes
-                  (minigen.eval.latent.linear_probe)
+                  (minigen.metrics.probe.linear_probe)
 
 against the same probe on raw pixels. Every model is trained on every training image without its
 label; only the probe sees labels: a few (10 per class) or all of them. ``--figure`` draws the test
@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import minigen as mg  # noqa: E402
 from minigen import data, viz  # noqa: E402
-from minigen.eval.latent import linear_probe  # noqa: E402
+from minigen.metrics.probe import linear_probe  # noqa: E402
 from _subset_training import balanced_subset, train_recipe  # noqa: E402
 
 MODELS = ("ae", "vae", "vqvae", "glow", "gan", "dcgan")

@@ -31,7 +31,7 @@ import numpy as np
 
 import minigen as mg
 from minigen import data, restore, training, viz
-from minigen.eval.psnr import psnr, summary
+from minigen.metrics.psnr import psnr, summary
 
 # (steps, options) per family: --quick (digits) and the default (mnist-5k)
 TRAINING = {

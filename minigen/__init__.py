@@ -4,10 +4,55 @@
     x = mg.randn(4, 3, requires_grad=True)
     (x * x).sum().backward()        # x.grad == 2 x
 
-Layers, lowest first: backend (NumPy/CuPy, devices, random state), autograd (Tensor, Function,
-backward), ops, nn, optim, distributions, flows, diffusion, data, eval, viz, models, training, cli. See docs/ and ../shared/DESIGN.md.
+The package is built in layers; a module may import its own layer and the ones below it, never one
+above (tests/test_layers.py checks every import of every module against ``LAYERS``). Lowest first:
+
+    backend, cuda     NumPy/CuPy selection, devices, random state (the only place that imports CuPy)
+    autograd          Tensor, Function, the backward engine, grad mode, gradcheck
+    ops               differentiable primitives
+    io                save/load of nested dicts of arrays as .npz, atomic writes
+    nn                Module, Parameter, layers, losses, functional, init
+    optim             optimizers, schedules, clipping, EMA
+    distributions     Normal, Bernoulli, Categorical, KL
+    flows             invertible layers with log-determinants
+    diffusion         noise schedules, samplers, the variational bound
+    data              datasets, DataLoader, pixel levels and the spaces families model them in
+    metrics           pure measures: bits/dim, IWAE, distances, modes, sample quality, PSNR, AUROC
+    viz               plots and image grids
+    distributed       data parallelism (MPI, NCCL)
+    recipe            the Recipe interface a family implements, configs, the one training loop
+    restore           inverse problems with any family's restoration prior
+    models            one file per family
+    training          families by name, run folders, checkpoints, resume
+    harnesses         what runs many families: compare and its reports, anomaly experiments
+    cli               the ``minigen`` command
+
+See docs/ and ../shared/DESIGN.md.
 """
 __version__ = "0.1.0"
+
+# Each entry is one layer: the names (packages or modules of minigen) that sit at it. Lowest first.
+LAYERS = (
+    ("backend", "cuda"),
+    ("autograd",),
+    ("ops",),
+    ("io",),
+    ("nn",),
+    ("optim",),
+    ("distributions",),
+    ("flows",),
+    ("diffusion",),
+    ("data",),
+    ("metrics",),
+    ("viz",),
+    ("distributed",),
+    ("recipe",),
+    ("restore",),
+    ("models",),
+    ("training",),
+    ("harnesses",),
+    ("cli", "__main__"),
+)
 
 from . import backend
 from .backend import Device, manual_seed

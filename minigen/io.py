@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -33,18 +34,19 @@ _ARRAY = "__array__"    # a JSON leaf {"__array__": "a/b/c"} stands for the arra
 
 # --------------------------------------------------------------------------------- atomic writes
 @contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file beside ``path``; on success it replaces ``path``, on error it vanishes.
+def atomic_path(path):
+    """A temporary name beside ``path`` to write a file by name (``np.lib.format.open_memmap``, say);
+    when the block ends it replaces ``path``, flushed to disk, and on error it vanishes.
 
-    ``with atomic_write("run/config.json", "w") as f: f.write(...)``
+    ``with atomic_path("out.npy") as tmp: ...write tmp...``
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())       # the bytes are on disk before the name points at them
         os.replace(tmp, path)
     except BaseException:              # KeyboardInterrupt too: never leave a half-written file
@@ -52,6 +54,17 @@ def atomic_write(path, mode="wb"):
             os.remove(tmp)
         raise
     _fsync_folder(folder)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path``; on success it replaces ``path``, on error it vanishes.
+
+    ``with atomic_write("run/config.json", "w") as f: f.write(...)``
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, mode) as f:
+            yield f
 
 
 def _fsync_folder(folder):
@@ -141,6 +154,9 @@ def _open(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a minigen .npz file (not a zip archive: damaged, cut short, or "
+                         "another format)")
     try:
         npz = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile) as e:
@@ -172,7 +188,9 @@ def _read(npz, key, path):
         if "allow_pickle" in str(e) or "pickle" in str(e).lower():
             raise ValueError(f"{path}: entry '{key}' contains pickled objects; minigen never loads "
                              "pickle") from None
-        raise
+        raise ValueError(f"{path}: entry '{key}' cannot be read ({e})") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:     # a damaged or truncated file
+        raise ValueError(f"{path}: entry '{key}' is damaged ({type(e).__name__}: {e})") from None
 
 
 def _join(value, arrays):

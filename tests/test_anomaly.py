@@ -1,11 +1,13 @@
-"""Anomaly scores (minigen.eval.anomaly): AUROC properties beyond the known cases of test_compare.py,
+"""Anomaly scores (minigen.harnesses.anomaly, each family's Recipe.anomaly_scores): AUROC properties beyond the known cases of test_compare.py,
 the DDPM quadrature, and each family's score ranking corrupted digits above clean ones."""
 import numpy as np
 import pytest
 
 import minigen as mg
 from minigen import data, diffusion, training
-from minigen.eval.anomaly import anomaly_scores, auroc, ddpm_scores, score_timesteps
+from minigen.diffusion import score_timesteps
+from minigen.harnesses.anomaly import anomaly_scores
+from minigen.metrics.auroc import auroc
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def test_ddpm_bound_with_every_step_is_the_variational_bound(digits):
     # differ, so the means over many images agree (any network: here an untrained one)
     recipe = fit("ddpm", digits, 0, {"timesteps": 5, "channels": 8, "channel_mults": [1]})
     x = digits[2][:200]
-    ours = ddpm_scores(recipe, x, timesteps=50)["ddpm-bound"]
+    ours = anomaly_scores("ddpm-bound", recipe, x, timesteps=50)
     with mg.no_grad(), recipe.ema.average_parameters():
         theirs = diffusion.variational_bound(recipe.eps_model(), recipe.model.schedule,
                                              recipe.to_model_space(mg.tensor(x)), recipe.config["variance"],

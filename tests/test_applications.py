@@ -9,7 +9,7 @@ import pytest
 
 import minigen as mg
 from minigen import data, training
-from minigen.eval.latent import linear_probe
+from minigen.metrics.probe import linear_probe
 from minigen.models import GaussianClassifier
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +60,7 @@ def test_flow_features_are_z_and_invert_to_the_dequantised_image(digits, model):
     np.testing.assert_array_equal(z, recipe.features(x))
     with mg.no_grad():
         back = recipe.flow.transform.inverse(mg.tensor(z).reshape(5, *recipe.flow.z_shape)).numpy()
-    dequantised = recipe.to_flow_space(mg.tensor(x), seed=0).numpy()
+    dequantised = recipe.to_model_space(mg.tensor(x), seed=0).numpy()
     np.testing.assert_allclose(back.reshape(x.shape), dequantised, atol=1e-4)
 
 

@@ -110,7 +110,7 @@ def test_label_needs_a_conditional_model(tmp_path, capsys, monkeypatch):
     (["train", "vea", "--dataset", "digits"], "unknown model 'vea'"),
     (["train", "classifier", "--dataset", "moons"], "needs labelled images"),
     (["train", "classifier", "--dataset", "digits", "--arch", "resnet"], "arch must be one of"),
-    (["train", "classifier", "--dataset", "digits", "--hidden", "many"], "--hidden takes a int"),
+    (["train", "classifier", "--dataset", "digits", "--hidden", "many"], "--hidden takes an int"),
     (["train", "classifier", "--dataset", "digits", "--depth", "3"], "has no option --depth"),
     (["eval", "/nonexistent/run"], "no checkpoint in /nonexistent/run"),
     (["sample", "/nonexistent/run"], "no checkpoint in /nonexistent/run"),

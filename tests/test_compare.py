@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from minigen.cli import main
-from minigen.eval import compare, report, sample_quality as sq
+from minigen.harnesses import compare, report
+from minigen.metrics import sample_quality as sq
 from minigen.training import UsageError
 
 
@@ -165,7 +166,7 @@ def test_harness_on_digits(tmp_path):
 
 # ---------------------------------------------------------------------------------- AUROC
 def test_auroc_known_cases():
-    from minigen.eval.anomaly import auroc
+    from minigen.metrics.auroc import auroc
     assert auroc([0, 1, 2], [3, 4]) == 1.0                    # a perfect score
     assert auroc([3, 4], [0, 1, 2]) == 0.0                    # exactly backwards
     assert auroc([1, 1, 1], [1, 1]) == 0.5                    # a constant score cannot tell

@@ -10,7 +10,7 @@ from scipy import stats
 import minigen as mg
 from minigen import diffusion
 from minigen.diffusion import NoiseSchedule, cosine_alpha_bar
-from minigen.eval import distances
+from minigen.metrics import distances
 from minigen.models.ddpm import DDPM, DDPMRecipe
 from minigen.models.denoisers import MLPDenoiser, sinusoidal_embedding
 from minigen.models.unet import UNet
@@ -125,10 +125,13 @@ def test_ddim_with_eta_1_is_ancestral_with_beta_tilde():
     x_t = mg.tensor(np.random.default_rng(3).normal(size=(8, 3)))
     for t in (1, 2, 17, 50):
         eps_hat = eps_model(x_t, mg.full((8,), t, dtype="int64"))
-        mean_a, std_a = diffusion.ancestral_step(s, x_t, t, eps_hat, variance="beta_tilde")
-        mean_d, std_d = diffusion.ddim_step(s, x_t, t, t - 1, eps_hat, eta=1.0)
+        z = mg.randn(8, 3, dtype="float64") if t > 1 else 0.0        # Algorithm 2: z = 0 at t = 1
+        mean_a = diffusion.ancestral_step(s, x_t, t, eps_hat, 0.0, variance="beta_tilde")     # z = 0: the mean
+        mean_d = diffusion.ddim_step(s, x_t, t, t - 1, eps_hat, 0.0, eta=1.0)
         np.testing.assert_allclose(mean_d.numpy(), mean_a.numpy(), rtol=1e-9, atol=1e-12)
-        assert std_d == pytest.approx(std_a, rel=1e-9, abs=1e-15)
+        step_a = diffusion.ancestral_step(s, x_t, t, eps_hat, z, variance="beta_tilde")      # + sigma_t z
+        step_d = diffusion.ddim_step(s, x_t, t, t - 1, eps_hat, z, eta=1.0)
+        np.testing.assert_allclose(step_d.numpy(), step_a.numpy(), rtol=1e-9, atol=1e-12)
     # and so the whole chains agree draw for draw under one seed
     x_T = mg.randn(8, 3, dtype="float64")
     mg.manual_seed(5)
@@ -144,10 +147,11 @@ def test_ancestral_step_is_ho_et_al_eq_11():
     x_t = mg.tensor(np.random.default_rng(4).normal(size=(4, 2)))
     eps = mg.tensor(np.random.default_rng(5).normal(size=(4, 2)))
     t = 37
-    mean, std = diffusion.ancestral_step(s, x_t, t, eps, variance="beta")
-    expected = (x_t.numpy() - s.betas[t] / math.sqrt(1 - s.alpha_bar[t]) * eps.numpy()) / math.sqrt(s.alphas[t])
-    np.testing.assert_allclose(mean.numpy(), expected, rtol=1e-9)
-    assert std == pytest.approx(math.sqrt(s.betas[t]))
+    z = mg.tensor(np.random.default_rng(6).normal(size=(4, 2)))
+    x_prev = diffusion.ancestral_step(s, x_t, t, eps, z, variance="beta")
+    expected = ((x_t.numpy() - s.betas[t] / math.sqrt(1 - s.alpha_bar[t]) * eps.numpy()) / math.sqrt(s.alphas[t])
+                + math.sqrt(s.betas[t]) * z.numpy())
+    np.testing.assert_allclose(x_prev.numpy(), expected, rtol=1e-9)
 
 
 def test_ddim_eta_0_is_deterministic_and_timesteps_are_spread():

@@ -237,14 +237,16 @@ def test_linalg_gradients():
 def test_bits_per_dim_convention():
     # a uniform density on [0, 1)^D assigns every one of the L^D pixel patterns P = L^-D:
     # NLL = D log L nats, i.e. log2(L) bits per dimension (17 levels for digits, 256 for 8-bit images)
-    assert flows.levels_of("digits") == 17 and flows.levels_of("mnist-5k") == 256
-    nll = flows.nll_nats(mg.tensor(0.0), 64, 17).item()
+    from minigen.data import pixels
+    from minigen.metrics.likelihood import bits_per_dim
+    assert mg.data.info("digits").levels == 17 and mg.data.info("mnist-5k").levels == 256
+    nll = pixels.dequantized_nll(mg.tensor(0.0), 64, 17).item()
     assert nll == pytest.approx(64 * math.log(17))
-    assert flows.bits_per_dim(nll, 64) == pytest.approx(math.log2(17))
+    assert bits_per_dim(nll, 64) == pytest.approx(math.log2(17))
     x = mg.tensor(np.arange(17, dtype=np.float32) / 16)
-    y = flows.dequantize(x, 17, seed=1)
+    y = pixels.dequantize(x, 17, seed=1)
     assert ((y.data >= x.data * 16 / 17) & (y.data < (x.data * 16 + 1) / 17)).all()
-    np.testing.assert_allclose(flows.quantize(y, 17).data, x.data)
+    np.testing.assert_allclose(pixels.quantize(y, 17).data, x.data)
 
 
 # ------------------------------------------------------------------------------- bad input
@@ -295,7 +297,7 @@ def test_recipes_train_sample_and_eval(tmp_path):
 def test_realnvp_reaches_the_true_entropy(tmp_path, dataset):
     """Default `minigen train realnvp` (40 epochs); the true entropy is a Monte-Carlo estimate from the
     exact log-density in minigen.data.toy2d (both sets have one: moons by quadrature along the curve)."""
-    from minigen.eval.likelihood import true_entropy
+    from minigen.metrics.likelihood import true_entropy
     from minigen.training import train
     run = train("realnvp", dataset, out=tmp_path / dataset, stream=None)
     x_test, _ = mg.data.load(dataset, "test")
@@ -308,7 +310,7 @@ def test_realnvp_reaches_the_true_entropy(tmp_path, dataset):
 def test_glow_beats_a_full_covariance_gaussian_on_digits(tmp_path):
     """Default `minigen train glow --dataset digits` (30 epochs) against the stronger of the two
     Gaussian baselines (on the dequantised pixels, or on their logits), in bits/dim."""
-    from minigen.eval.likelihood import gaussian_baseline_bits_per_dim
+    from minigen.metrics.likelihood import gaussian_baseline_bits_per_dim
     from minigen.training import train
     x_train, _ = mg.data.load("digits", "train")
     x_test, _ = mg.data.load("digits", "test")
@@ -321,7 +323,8 @@ def test_glow_beats_a_full_covariance_gaussian_on_digits(tmp_path):
 def test_glow_on_device(device):
     from minigen.models.glow import glow
     flow = glow((1, 8, 8), levels=2, depth=1, hidden=8).to(device)
-    y = flows.dequantize(mg.tensor(np.random.default_rng(0).integers(0, 17, (4, 1, 8, 8)) / 16, device=device), 17)
+    y = mg.data.pixels.dequantize(mg.tensor(np.random.default_rng(0).integers(0, 17, (4, 1, 8, 8)) / 16,
+                                            device=device), 17)
     log_p = flow.log_prob(y.astype("float32"))
     assert log_p.shape == (4,) and log_p.device == mg.device(device)
     with mg.no_grad():

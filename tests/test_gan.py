@@ -12,8 +12,8 @@ import minigen as mg
 from minigen import training
 from minigen.cli import main
 from minigen.data import toy2d
-from minigen.eval.modes import mode_metrics
-from minigen.models import cgan, dcgan, gan, wgan_gp
+from minigen.metrics.modes import mode_metrics
+from minigen.models import adversarial, cgan, dcgan, gan, wgan_gp
 from minigen.training import TrainingDiverged, UsageError, read_metrics
 
 QUIET = dict(log_every=1, stream=stdio.StringIO())
@@ -32,30 +32,30 @@ def test_gan_losses_match_the_paper_written_with_probabilities():
     real, fake = [2.0, -1.0], [0.5, -3.0]
     d = lambda l: 1 / (1 + math.exp(-l))                                        # noqa: E731
     expected_d = -(np.mean([math.log(d(l)) for l in real]) + np.mean([math.log(1 - d(l)) for l in fake]))
-    assert gan.discriminator_loss(_t(real), _t(fake)).item() == pytest.approx(expected_d, rel=1e-12)
-    assert gan.minimax_generator_loss(_t(fake)).item() == pytest.approx(
+    assert adversarial.discriminator_loss(_t(real), _t(fake)).item() == pytest.approx(expected_d, rel=1e-12)
+    assert adversarial.minimax_generator_loss(_t(fake)).item() == pytest.approx(
         np.mean([math.log(1 - d(l)) for l in fake]), rel=1e-12)
-    assert gan.nonsaturating_generator_loss(_t(fake)).item() == pytest.approx(
+    assert adversarial.nonsaturating_generator_loss(_t(fake)).item() == pytest.approx(
         -np.mean([math.log(d(l)) for l in fake]), rel=1e-12)
     # the same numbers in the log-sigmoid form, for one logit: softplus(-2) = -log sigmoid(2)
-    assert gan.discriminator_loss(_t([2.0]), _t([-3.0])).item() == pytest.approx(
+    assert adversarial.discriminator_loss(_t([2.0]), _t([-3.0])).item() == pytest.approx(
         -_log_sigmoid(2.0) - _log_sigmoid(3.0), rel=1e-12)
 
 
 def test_gan_losses_are_finite_for_extreme_logits():
     big = _t([1000.0, -1000.0], requires_grad=True)
-    loss = gan.discriminator_loss(big, big) + gan.nonsaturating_generator_loss(big)
+    loss = adversarial.discriminator_loss(big, big) + adversarial.nonsaturating_generator_loss(big)
     loss.backward()
     assert math.isfinite(loss.item()) and np.isfinite(big.grad.numpy()).all()
-    assert gan.nonsaturating_generator_loss(_t([-1000.0])).item() == pytest.approx(1000.0)
-    assert gan.discriminator_loss(_t([1000.0]), _t([-1000.0])).item() == pytest.approx(0.0, abs=1e-300)
+    assert adversarial.nonsaturating_generator_loss(_t([-1000.0])).item() == pytest.approx(1000.0)
+    assert adversarial.discriminator_loss(_t([1000.0]), _t([-1000.0])).item() == pytest.approx(0.0, abs=1e-300)
 
 
 def test_minimax_generator_loss_saturates_where_the_nonsaturating_one_does_not():
     # D confidently rejects the fake (logit -10): d/dl of log(1 - sigmoid(l)) is -sigmoid(l) ~ -4.5e-5,
     # d/dl of -log sigmoid(l) is -(1 - sigmoid(l)) ~ -1.
-    for loss_fn, expected in ((gan.minimax_generator_loss, -1 / (1 + math.exp(10))),
-                              (gan.nonsaturating_generator_loss, -1 / (1 + math.exp(-10)))):
+    for loss_fn, expected in ((adversarial.minimax_generator_loss, -1 / (1 + math.exp(10))),
+                              (adversarial.nonsaturating_generator_loss, -1 / (1 + math.exp(-10)))):
         logit = _t([-10.0], requires_grad=True)
         loss_fn(logit).backward()
         assert logit.grad.item() == pytest.approx(expected, rel=1e-9)
@@ -200,7 +200,7 @@ def test_wgan_gp_updates_the_generator_every_n_critic_steps(tmp_path):
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_nan_loss_stops_training(tmp_path, monkeypatch):
     monkeypatch.setattr(gan.LogisticGameRecipe, "discriminator_loss",
-                        lambda self, r, f, *a: (gan.discriminator_loss(r, f) * float("nan"), {}))
+                        lambda self, r, f, *a: (adversarial.discriminator_loss(r, f) * float("nan"), {}))
     with pytest.raises(TrainingDiverged, match="d_loss is nan at step 1"):
         training.train("gan", "8gaussians", out=tmp_path, steps=3, options={"hidden": 8}, **QUIET)
 

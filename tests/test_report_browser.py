@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from minigen.eval import compare, report
+from minigen.harnesses import compare, report
 
 PROBE = """
 <script>

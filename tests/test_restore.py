@@ -8,7 +8,7 @@ import minigen as mg
 from minigen import diffusion, training
 from minigen.cli import main
 from minigen.diffusion.samplers import solve_linear
-from minigen.eval.psnr import psnr, summary
+from minigen.metrics.psnr import psnr, summary
 from minigen.restore import (Denoise, Inpaint, SuperResolution, corrupt, latent, make_mask, make_operator,
                              restore)
 from minigen.training import UsageError

@@ -281,3 +281,40 @@ def test_fit_trains_even_when_called_under_no_grad():
     with mg.no_grad():
         recipe = fit("classifier", "digits", x[:256], y[:256], steps=30, options={"arch": "linear"})
     assert recipe.evaluate(x[:256], y[:256])["accuracy"] > 0.3          # chance: 0.1
+
+
+# ---------------------------------------------------------------------------------- one loop
+def test_fit_is_the_training_loop_without_a_folder(tmp_path):
+    """fit and train run the same loop: the same config gives bit-for-bit the same weights."""
+    x, y = mg.data.load("digits", split="train")
+    run = train("classifier", "digits", out=tmp_path, steps=7, **{**QUIET, "options": {"arch": "mlp", "hidden": 32}})
+    fitted = training.fit("classifier", "digits", x, y, steps=7, options={"arch": "mlp", "hidden": 32})
+    assert fitted.config["steps"] == run.config["steps"] == 7
+    for name, value in run.recipe.model.state_dict().items():
+        np.testing.assert_array_equal(fitted.model.state_dict()[name], value)
+
+
+def test_fit_gives_vqvae2_its_steps_so_the_autoencoder_trains_first():
+    """vqvae2 trains its autoencoder for the first vq_fraction of config["steps"], then its priors. fit
+    once left "steps" out of the config, so the priors trained on an untrained autoencoder."""
+    from minigen.models.vqvae2 import VQVAE2Recipe
+    from minigen.recipe import make_config
+    x, y = mg.data.load("digits", split="train")
+    options = {"hidden": 8, "code_dim": 4, "num_codes": 4, "prior_channels": 4, "prior_layers": 1}
+    recipe = training.fit("vqvae2", "digits", x[:128], y[:128], steps=4, options=options)
+    assert recipe.config["steps"] == 4 and recipe.vq_steps == 2
+    mg.manual_seed(0)
+    untrained = VQVAE2Recipe({**make_config(VQVAE2Recipe, "digits", 0, options), "steps": 4},
+                             mg.data.info("digits"), mg.device("cpu"))
+    changed = [name for name, value in untrained.model.state_dict().items()
+               if not np.array_equal(recipe.model.state_dict()[name], value)]
+    assert changed, "the autoencoder was never trained"
+    with pytest.raises(ValueError, match="needs 'steps'"):
+        VQVAE2Recipe(make_config(VQVAE2Recipe, "digits", 0, options), mg.data.info("digits"), mg.device("cpu"))
+
+
+def test_fit_keeps_the_last_short_batch_of_a_family_that_wants_it():
+    """gaussian-classifier has drop_last = False: one epoch of fit sees every example, as train does."""
+    x, y = mg.data.load("digits", split="train")
+    recipe = training.fit("gaussian-classifier", "digits", x[:300], y[:300], epochs=1, batch_size=256)
+    assert recipe.config["steps"] == 2 and int(recipe.model.count.numpy().sum()) == 300

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import minigen as mg
-from minigen.eval.latent import (binarize, bits_per_dim, codebook_perplexity, dequantize,
-                                 intensity_levels, log_mean_exp)
+from minigen.data.pixels import binarize, dequantize
+from minigen.metrics.codes import codebook_perplexity
+from minigen.metrics.likelihood import bits_per_dim, log_mean_exp
 from minigen.models.ae import Autoencoder
 from minigen.models.cvae import ConditionalVAE
 from minigen.models.encoders import ImageDecoder, ImageEncoder, conv_down, conv_up
@@ -118,7 +119,7 @@ def test_binarize_and_dequantize_conventions():
     y = dequantize(x, levels=5, seed=0)
     assert np.all((y >= 0) & (y < 1))
     np.testing.assert_array_equal(np.floor(y * 5), x * 4)      # the bin of y is the grey level
-    assert intensity_levels("digits") == 17 and intensity_levels("mnist-5k") == 256
+    assert mg.data.info("digits").levels == 17 and mg.data.info("mnist-5k").levels == 256
     assert bits_per_dim(64 * math.log(2), 64) == pytest.approx(1.0)
 
 
@@ -160,7 +161,7 @@ def test_bad_input_is_a_clear_error():
     cvae = ConditionalVAE((1, 8, 8), 10, latent_dim=2, hidden=8)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\), got \[3, 10\]"):
         cvae.elbo(mg.rand(2, 1, 8, 8), mg.tensor([3, 10]))
-    with pytest.raises(ValueError, match="needs a label"):
+    with pytest.raises(ValueError, match="needs labels"):
         cvae.sample(2)
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
         ConditionalVAE((1, 8, 8), 0)
@@ -195,7 +196,7 @@ def test_label_errors_through_the_recipes_and_the_cli(runs):
     from minigen.cli import main
     with pytest.raises(ValueError, match="not class-conditional"):
         runs["vae"].recipe.sample(3, label=2)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\)"):
+    with pytest.raises(ValueError, match=r"label must be an integer class in \[0, 10\)"):
         runs["cvae"].recipe.sample(3, label=10)
     assert main(["sample", str(runs["vae"].out), "--n", "2", "--label", "1"]) == 2
     assert main(["sample", str(runs["cvae"].out), "--n", "2", "--label", "11"]) == 2

@@ -274,7 +274,7 @@ def test_vqvae_on_digits_uses_its_codebook(tmp_path):
 
 @pytest.mark.slow
 def test_pixelcnn_on_binarized_digits_beats_the_factorised_baseline(tmp_path):
-    from minigen.eval.latent import binarize
+    from minigen.data.pixels import binarize
     x_train, _ = mg.data.load("digits", "train")
     x_test, _ = mg.data.load("digits", "test")
     p = np.clip(x_train.mean(axis=0), 1e-3, 1 - 1e-3)

@@ -1,12 +1,14 @@
 """``minigen compare --dataset NAME [--budget-seconds S | --steps N] [--seeds N] [--models a,b]
 [--device D] [--out DIR]``: train every applicable family under one budget and write DIR/report.md,
-DIR/report.html and DIR/results.json (minigen.eval.compare, minigen.eval.report)."""
+DIR/report.html and DIR/results.json (minigen.harnesses.compare, minigen.harnesses.report)."""
 from __future__ import annotations
 
 import os
 import sys
 
-from ..training import UsageError
+from ..recipe import UsageError, check_number
+from ..training import dataset_info
+from .files import not_a_file
 
 
 def add_commands(commands) -> None:
@@ -31,14 +33,22 @@ def add_commands(commands) -> None:
 
 
 def run_compare(args) -> int:
-    from ..eval.compare import compare
-    from ..eval.report import write_reports
-    if args.steps is not None and args.steps < 1:
-        raise UsageError(f"--steps must be a positive integer, got {args.steps}")
-    if args.samples is not None and args.samples < 10:
-        raise UsageError(f"--samples must be at least 10, got {args.samples}")
+    from ..harnesses.compare import compare
+    from ..harnesses.report import write_reports
+    if args.steps is not None:
+        check_number("--steps", args.steps, integer=True, positive=True)
+    else:
+        check_number("--budget-seconds", args.budget_seconds, positive=True)
+    check_number("--seeds", args.seeds, integer=True, positive=True)
+    check_number("--sample-steps", args.sample_steps, integer=True, positive=True)
+    if args.samples is not None:
+        check_number("--samples", args.samples, integer=True, minimum=10)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    out = args.out or os.path.join("runs", f"compare-{args.dataset}")
+    if args.models is not None and not models:
+        raise UsageError(f"--models names no model: {args.models!r}")
+    dataset_info(args.dataset)
+    out = not_a_file(args.out or os.path.join("runs", f"compare-{args.dataset}"), "--out")
+    not_a_file(args.feature_cache, "--feature-cache")
     results = compare(args.dataset, models=models, budget_seconds=args.budget_seconds, steps=args.steps,
                       seeds=args.seeds, device=args.device, out=out, n_samples=args.samples,
                       sample_steps=args.sample_steps, feature_cache=args.feature_cache,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..training import load_run
-from ..training.config import load_split
+from ..training import load_split
 
 
 def add_commands(commands) -> None:

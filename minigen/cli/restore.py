@@ -9,12 +9,9 @@ of super-resolution is the small image (N, C, H/f, W/f).
 """
 from __future__ import annotations
 
-import os
-
-import numpy as np
-
-from .. import io
-from ..training import UsageError, load_run
+from ..recipe import UsageError, check_number, check_seed
+from ..training import load_run
+from .files import load_array, output_file, save_array
 
 
 def _add_task_options(p):
@@ -60,53 +57,56 @@ def _task_options(args, image_shape):
     if args.mask is not None and args.mask_kind is not None:
         raise UsageError("give --mask FILE.npy or --mask-kind, not both")
     if args.mask is not None:
-        mask = _load(args.mask, "--mask")
+        mask = load_array(args.mask, "--mask")
     elif args.mask_kind is not None:
-        mask = restore.make_mask(args.mask_kind, image_shape, seed=args.mask_seed or 0)
+        mask = restore.make_mask(args.mask_kind, image_shape,
+                                 seed=0 if args.mask_seed is None else check_seed("--mask-seed", args.mask_seed))
     options = {"mask": mask, "factor": args.factor, "noise_std": args.noise_std}
     restore.make_operator(args.task, **options)            # the task/option checks, with their messages
     return {key: value for key, value in options.items() if value is not None}
 
 
-def _load(path, flag):
-    if not os.path.exists(path):
-        raise UsageError(f"{flag}: no such file {path}")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise UsageError(f"{flag}: {path} is not a NumPy .npy array ({e})") from None
-
-
-def _save(path, array):
-    with io.atomic_write(path) as f:
-        np.save(f, np.asarray(array, dtype=np.float32), allow_pickle=False)
+def _check_numbers(args):
+    check_seed("--seed", args.seed)
+    if args.noise_std is not None:
+        check_number("--noise-std", args.noise_std, positive=True)
+    if args.factor is not None:
+        check_number("--factor", args.factor, integer=True, minimum=2)
 
 
 def run_restore(args) -> int:
     from .. import restore
+    _check_numbers(args)
+    for flag, value in (("--steps", args.steps), ("--restarts", args.restarts)):
+        if value is not None:
+            check_number(flag, value, integer=True, positive=True)
+    output_file(args.out, "--out")
+    y = load_array(args.input, "--input")
     recipe = load_run(args.dir, device=args.device).recipe
     restore.check_restorable(recipe)
     options = _task_options(args, tuple(recipe.info.shape))
-    y = _load(args.input, "--input")
     x = restore.restore(recipe, y, args.task, steps=args.steps, restarts=args.restarts, seed=args.seed,
                         **options)
-    _save(args.out, x)
+    save_array(args.out, x)
     print(args.out)
     return 0
 
 
 def run_corrupt(args) -> int:
     from .. import restore
-    from ..training.config import dataset_info, load_split
-    if args.n < 1:
-        raise UsageError(f"--n must be a positive integer, got {args.n}")
+    from ..training import dataset_info, load_split
+    check_number("--n", args.n, integer=True, positive=True)
+    _check_numbers(args)
+    output_file(args.out, "--out")
+    if args.truth:
+        output_file(args.truth, "--truth")
     if dataset_info(args.dataset).kind != "image":
         raise UsageError(f"{args.dataset} is not a set of images: there is nothing to corrupt")
     x = load_split(args.dataset, args.split)[0][:args.n]
     options = _task_options(args, tuple(x.shape[1:]))
     y = restore.corrupt(x, restore.make_operator(args.task, **options), seed=args.seed)
-    _save(args.out, y)
+    save_array(args.out, y)
     if args.truth:
-        _save(args.truth, x)
+        save_array(args.truth, x)
     print(args.out)
     return 0

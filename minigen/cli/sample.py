@@ -1,13 +1,23 @@
 """``minigen sample DIR --n N [--label K] [--steps S] [--seed S] [--out FILE.npy]``: float32 samples in
-data space (images (N, C, H, W) in [0, 1], 2-D points (N, 2)), saved with np.save."""
+data space (images (N, C, H, W) in [0, 1], 2-D points (N, 2)), saved with np.save.
+
+The samples are drawn ``CHUNK`` at a time into a memory map of the output file, so any N that the
+disk can hold fits in memory; an N the disk cannot hold is refused before anything is drawn. A
+missing folder in ``--out`` is created.
+"""
 from __future__ import annotations
 
 import os
+import shlex
 
 import numpy as np
 
-from .. import backend, io
-from ..training import UsageError, load_run
+from .. import backend
+from ..recipe import UsageError, check_number, check_seed
+from ..training import load_run
+from .files import output_file, save_array_in_chunks
+
+CHUNK = 1000
 
 
 def add_commands(commands) -> None:
@@ -23,12 +33,15 @@ def add_commands(commands) -> None:
 
 
 def run_sample(args) -> int:
-    if args.n < 1:
-        raise UsageError(f"--n must be a positive integer, got {args.n}")
+    check_number("--n", args.n, integer=True, positive=True)
+    check_seed("--seed", args.seed)
+    if args.steps is not None:
+        check_number("--steps", args.steps, integer=True, positive=True)
+    out = output_file(args.out or os.path.join(args.dir, "samples.npy"), "--out")
     recipe = load_run(args.dir, device=args.device).recipe
     if not recipe.generative:
         raise UsageError(f"'{recipe.name}' is not a generative model: it has nothing to sample "
-                         f"(try 'minigen eval {args.dir}')")
+                         f"(try 'minigen eval {shlex.quote(args.dir)}')")
     if args.label is not None:
         if not recipe.conditional:
             raise UsageError(f"'{recipe.name}' is not class-conditional, so --label does not apply")
@@ -38,9 +51,11 @@ def run_sample(args) -> int:
     if args.steps is not None and not recipe.sampler_steps:
         raise UsageError(f"'{recipe.name}' has no sampler step count, so --steps does not apply")
     backend.manual_seed(args.seed)
-    samples = np.asarray(recipe.sample(args.n, label=args.label, steps=args.steps), dtype=np.float32)
-    out = args.out or os.path.join(args.dir, "samples.npy")
-    with io.atomic_write(out) as f:
-        np.save(f, samples, allow_pickle=False)
+
+    def chunks():
+        for start in range(0, args.n, CHUNK):
+            n = min(CHUNK, args.n - start)
+            yield np.asarray(recipe.sample(n, label=args.label, steps=args.steps), dtype=np.float32)
+    save_array_in_chunks(out, (args.n,) + tuple(recipe.info.shape), chunks())
     print(out)
     return 0

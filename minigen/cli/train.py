@@ -1,18 +1,63 @@
 """``minigen train MODEL --dataset NAME ...``: options common to every family, plus ``--KEY VALUE`` for
-any entry of the family's ``default_config``, converted to the type of its default."""
+any entry of the family's ``default_config``, converted to the type of its default.
+
+``minigen train MODEL --help`` lists the family's options with their defaults and, where the family
+describes them (``Recipe.option_help``), what they do.
+"""
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 import sys
 
-from ..training import UsageError, get, train
+from ..recipe.base import COMMON_OPTION_HELP
+from ..training import UsageError, get, names, train
+
+
+def model_options_help(recipe_cls) -> str:
+    """The lines that list a family's options: --key TYPE, its default, its description."""
+    rows = []
+    for key, default in recipe_cls.default_config.items():
+        kind = "a,b,..." if isinstance(default, (list, tuple)) else type(default).__name__.upper()
+        shown = ",".join(str(v) for v in default) if isinstance(default, (list, tuple)) else str(default)
+        text = {**COMMON_OPTION_HELP, **recipe_cls.option_help}.get(key, "")
+        rows.append((f"--{key.replace('_', '-')} {kind}", shown, text))
+    width = max(len(flag) for flag, _, _ in rows) if rows else 0
+    shown_width = max(len(shown) for _, shown, _ in rows) if rows else 0
+    lines = [f"options of model '{recipe_cls.name}' (--KEY VALUE; the default, then what it sets):"]
+    lines += [f"  {flag:<{width}}  {shown:<{shown_width}}  {text}".rstrip() for flag, shown, text in rows]
+    return "\n".join(lines)
+
+
+class _HelpWithModelOptions(argparse.Action):
+    """-h/--help for ``train``: the command's options and, once MODEL is given, the model's."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show this help (and, after MODEL, the model's options) and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        text = parser.format_help()
+        model = getattr(namespace, "model", None)
+        if model is None:
+            text += "\nmodels: " + ", ".join(names()) + " ('minigen train MODEL --help' lists a model's options)\n"
+        else:
+            try:
+                text += "\n" + model_options_help(get(model)) + "\n"
+            except UsageError as e:
+                parser.exit(2, f"{parser.prog}: error: {e}\n")
+        sys.stdout.write(text)
+        parser.exit(0)
 
 
 def add_commands(commands) -> None:
     p = commands.add_parser(
         "train", help="train a model, writing config.json, metrics.jsonl, checkpoint.npz, samples.png",
         description="Train MODEL on a dataset. Any other entry of the model's config can be given as "
-                    "--KEY VALUE (e.g. --arch cnn for the classifier).")
+                    "--KEY VALUE (e.g. --arch cnn for the classifier); 'minigen train MODEL --help' "
+                    "lists them.", add_help=False)
+    p.add_argument("-h", "--help", action=_HelpWithModelOptions)
     p.add_argument("model", metavar="MODEL", help="model family, e.g. classifier, gaussian-classifier")
     p.add_argument("--dataset", required=True, metavar="NAME", help="see 'minigen datasets'")
     length = p.add_mutually_exclusive_group()
@@ -44,7 +89,8 @@ def _parse_value(key: str, text: str, default):
     except ValueError:
         if default is None:
             return text
-        raise UsageError(f"--{key.replace('_', '-')} takes a {type(default).__name__} "
+        name = type(default).__name__
+        raise UsageError(f"--{key.replace('_', '-')} takes {'an' if name[0] in 'aeiou' else 'a'} {name} "
                          f"(like {default!r}), got {text!r}") from None
 
 
@@ -78,5 +124,5 @@ def run_train(args) -> int:
     run = train(args.model, args.dataset, out=args.out, steps=args.steps, epochs=args.epochs,
                 device=args.device, seed=args.seed, resume=args.resume, options=options)
     print(f"trained {run.config['model']} on {run.config['dataset']} for {run.step} steps; "
-          f"run folder {run.out} (evaluate with: minigen eval {run.out})", file=sys.stderr)
+          f"run folder {run.out} (evaluate with: minigen eval {shlex.quote(run.out)})", file=sys.stderr)
     return 0

@@ -2,7 +2,8 @@
 
     load(name, split) -> (x, y)
         images   x float32 (N, 1, H, W) in [0, 1] (digits: value / 16, MNIST-like: value / 255),
-                 y int64 (N,) class labels
+                 y int64 (N,) class labels; the record's ``levels`` is the number of pixel values
+                 (17 for digits, 256 for the MNIST sets): x = k / (levels - 1), k = 0..levels-1
         2-D      x float32 (N, 2), y None: a fixed sample of the distribution, drawn with a seed
                  derived from (name, split) so train and test differ and never change
 
@@ -34,6 +35,7 @@ class DatasetInfo:
     n_train: int
     n_test: int
     source: str
+    levels: int | None = None    # images: how many evenly spaced values a pixel takes, k / (levels - 1)
 
 
 _TOY_SOURCES = {
@@ -44,6 +46,7 @@ _TOY_SOURCES = {
     "checkerboard": "uniform on 8 squares of a 4x4 board on [-4, 4]^2 (FFJORD)",
     "2spirals": "two interleaved spirals plus noise (FFJORD)",
 }
+DOWNLOADED_MAX_VALUE = 255   # 8-bit pixels
 _BUNDLED = {  # name -> (file in _files, largest pixel value)
     "digits": ("digits.npz", 16),
     "mnist-5k": ("mnist5k.npz", 255),
@@ -57,15 +60,15 @@ def _infos():
     infos += [
         DatasetInfo("digits", "image", (1, 8, 8), 10, 1437, 360,
                     "bundled: UCI optical recognition of handwritten digits, 1,797 images; "
-                    "CC BY 4.0, E. Alpaydin and C. Kaynak"),
+                    "CC BY 4.0, E. Alpaydin and C. Kaynak", levels=_BUNDLED["digits"][1] + 1),
         DatasetInfo("mnist-5k", "image", (1, 28, 28), 10, 4000, 1000,
                     "bundled: 5,000 MNIST images, 500 per class; "
-                    "CC BY-SA 3.0, Y. LeCun, C. Cortes and C. J. C. Burges"),
+                    "CC BY-SA 3.0, Y. LeCun, C. Cortes and C. J. C. Burges", levels=_BUNDLED["mnist-5k"][1] + 1),
     ]
     infos += [DatasetInfo(name, "image", (1, 28, 28), 10, download.SPLIT_SIZES["train"],
                           download.SPLIT_SIZES["test"],
                           f"downloaded once into {download.cache_dir(name)}, SHA-256 checked; "
-                          f"{download.SOURCES[name].credit}")
+                          f"{download.SOURCES[name].credit}", levels=DOWNLOADED_MAX_VALUE + 1)
               for name in download.SOURCES]
     return infos
 
@@ -104,6 +107,6 @@ def load(name, split="train"):
         pixels, labels = arrays["x"][index], arrays["y"][index]
     else:
         pixels, labels = download.load_split(name, split)
-        max_value = 255
+        max_value = DOWNLOADED_MAX_VALUE
     x = pixels[:, None].astype(np.float32) / np.float32(max_value)
     return x, labels.astype(np.int64)

@@ -12,10 +12,13 @@ import math
 import numpy as np
 
 from .. import ops
+from .dataset import TensorDataset
 
 
 class DataLoader:
     """Iterate over (x, y) in batches of batch_size; yields (xb, yb) Tensors on `device`.
+
+    ``x`` may also be a TensorDataset of (x,) or (x, y).
 
     ``for xb, yb in loader`` runs epoch ``loader.epoch`` and moves ``loader.epoch`` on by one as it
     starts, so every ``iter(loader)`` (also one abandoned early) draws a fresh order.
@@ -24,6 +27,11 @@ class DataLoader:
 
     def __init__(self, x, y=None, batch_size=64, shuffle=True, drop_last=False, seed=0,
                  device=None):
+        if isinstance(x, TensorDataset):
+            if y is not None or len(x.arrays) > 2:
+                raise ValueError(f"DataLoader: a dataset brings its own labels; give {x!r} alone, holding "
+                                 "(x,) or (x, y)")
+            x, y = x.arrays if len(x.arrays) == 2 else (x.arrays[0], None)
         if not isinstance(x, np.ndarray) or x.ndim < 1:
             raise TypeError(f"DataLoader: x must be a NumPy array with a leading example axis, "
                             f"got {type(x).__name__} {getattr(x, 'shape', '')}")

@@ -10,11 +10,11 @@ likelihood  the variational bound L_T + sum L_{t-1} + L_0 in bits/dim
 docs/diffusion.md derives each equation and points back here; minigen/models/ddpm.py trains a model.
 """
 from .schedules import NoiseSchedule, SCHEDULES, PREDICTIONS, cosine_alpha_bar
-from .samplers import (ancestral, ancestral_step, ddim, ddim_step, ddim_timesteps, guided_eps, inpaint,
-                       denoise, linear_observation, solve_linear)
-from .likelihood import variational_bound, discretised_gaussian_log_likelihood
+from .samplers import (ancestral, ancestral_step, ddim, ddim_sigma, ddim_step, ddim_timesteps, guided_eps,
+                       inpaint, inpainting_constraint, denoise, linear_observation, solve_linear)
+from .likelihood import variational_bound, discretised_gaussian_log_likelihood, score_timesteps
 
 __all__ = ["NoiseSchedule", "SCHEDULES", "PREDICTIONS", "cosine_alpha_bar", "ancestral", "ancestral_step",
-           "ddim", "ddim_step", "ddim_timesteps", "guided_eps", "inpaint", "denoise", "linear_observation",
-           "solve_linear", "variational_bound",
-           "discretised_gaussian_log_likelihood"]
+           "ddim", "ddim_sigma", "ddim_step", "ddim_timesteps", "guided_eps", "inpaint", "inpainting_constraint",
+           "denoise", "linear_observation", "solve_linear", "variational_bound",
+           "discretised_gaussian_log_likelihood", "score_timesteps"]

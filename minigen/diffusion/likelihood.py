@@ -40,7 +40,7 @@ import numpy as np
 from .. import backend, ops
 from ..autograd import no_grad
 from ..distributions import Normal, kl_divergence
-from .samplers import reverse_mean
+from .samplers import ancestral_step
 
 
 def standard_normal_cdf(z):
@@ -66,7 +66,8 @@ def bound_strata(T, timesteps=None, n=1, rng=None):
     into K contiguous strata, geometrically wider with t -- L_{t-1} is largest and changes fastest at
     small t, so the first steps are strata of one step each, summed exactly -- and every example draws
     its own t uniformly within each stratum, weighted by the stratum's size. A pair (steps, weights):
-    a fixed quadrature, the same steps for every example (minigen.eval.anomaly ranks images with one).
+    a fixed quadrature, the same steps for every example (``score_timesteps``; the DDPM's anomaly scores
+    rank images with one).
     """
     if isinstance(timesteps, tuple):
         steps, weights = (np.asarray(a) for a in timesteps)
@@ -116,9 +117,10 @@ def variational_bound(eps_model, schedule, x0, variance="beta", clip_x0=False, l
         return per_element.sum(axis=sum_axes).numpy().astype(np.float64)
 
     def mu_theta(x_t, t):
-        """The mean of p(x_{t-1} | x_t) (samplers.reverse_mean), and the network's guess of eps it came from."""
+        """The mean of p(x_{t-1} | x_t): the ancestral step without its noise (z = 0), and the network's
+        guess of eps it came from."""
         eps_hat = eps_model(x_t, ops.tensor(t, device=x_t.device))
-        return reverse_mean(schedule, x_t, t, eps_hat, clip_x0), eps_hat
+        return ancestral_step(schedule, x_t, t, eps_hat, 0.0, variance, clip_x0=clip_x0), eps_hat
 
     with no_grad():
         mean_T = float(schedule.sqrt_alpha_bar[T]) * x0
@@ -139,9 +141,22 @@ def variational_bound(eps_model, schedule, x0, variance="beta", clip_x0=False, l
                 x_t = schedule.q_sample(x, t, eps)
                 mu_tilde, var_tilde, _ = schedule.q_posterior(x, x_t, t)
                 mu, eps_hat = mu_theta(x_t, t)
-                kl = kl_divergence(Normal(mu_tilde, ops.sqrt(var_tilde)), Normal(mu, ops.sqrt(schedule.at(sigma2, t, x))))
+                sigma_t = ops.sqrt(schedule.per_example(t, x, sigma2))
+                kl = kl_divergence(Normal(mu_tilde, ops.sqrt(var_tilde)), Normal(mu, sigma_t))
                 terms[i, lo:lo + batch_size] = reduce(kl)
                 eps_error[i, lo:lo + batch_size] = reduce((eps - eps_hat) ** 2)
     total = prior + weights @ terms + decoder
     return {"total": total, "prior": prior, "terms": terms, "steps": steps, "weights": weights,
             "decoder": decoder, "eps_error": eps_error, "bits_per_dim": total / (dims * math.log(2))}
+
+
+def score_timesteps(T, k=10):
+    """A fixed quadrature of the sum over t: K steps t_1 < ... < t_K spread geometrically over 2..T, and
+    n_k, the number of integer steps in 2..T nearer (in log t) to t_k than to any other (sum n_k = T - 1).
+
+    With it every image sees the same steps, so that scores of different images are comparable
+    (the DDPM's anomaly scores): L_{t_k - 1} stands for the n_k steps nearest to t_k."""
+    grid = np.unique(np.round(np.geomspace(2, T, k)).astype(np.int64))
+    every = np.arange(2, T + 1)
+    nearest = np.abs(np.log(every)[:, None] - np.log(grid)[None, :]).argmin(axis=1)
+    return grid, np.bincount(nearest, minlength=len(grid))

@@ -6,13 +6,13 @@ for x_0, a noise guess is a guess of the data:
 
     x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)            (clipped to [-1, 1] for images)
 
-Ancestral sampling (DDPM, Ho et al. 2020, Algorithm 2): the reverse step is the forward posterior with
-x0_hat in place of x_0,
+Ancestral sampling (DDPM, Ho et al. 2020, Algorithm 2), for t = T, ..., 1 (``ancestral_step``):
 
-    p(x_{t-1} | x_t) = N(mu_tilde_t(x_t, x0_hat), sigma_t^2 I),  sigma_t^2 = beta_t or beta_tilde_t
-                       [= 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat), unclipped]
+    x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat) + sigma_t z,
+    z ~ N(0, I) if t > 1, else z = 0;   sigma_t^2 = beta_t or beta_tilde_t
 
-for t = T, ..., 1, adding no noise at the last step. DDIM (Song et al. 2021) visits a subsequence
+Its mean is the forward posterior's with x0_hat in place of x_0, mu_tilde_t(x_t, x0_hat), which is
+how it is computed when x0_hat is clipped (images). DDIM (Song et al. 2021) visits a subsequence
 tau_S = T > ... > tau_1 >= 1 and jumps from t to s = the previous one (s = 0 after tau_1):
 
     x_s = sqrt(alpha_bar_s) x0_hat + sqrt(1 - alpha_bar_s - sigma^2) eps_hat + sigma z,
@@ -45,33 +45,54 @@ from ..autograd import no_grad
 
 
 # --------------------------------------------------------------------------------------- one step
-def reverse_mean(schedule, x_t, t, eps_hat, clip_x0=False):
-    """mu_theta(x_t, t) = mu_tilde_t(x_t, x0_hat): the mean of p(x_{t-1} | x_t); t an int or one per example."""
-    return schedule.q_posterior(_x0_hat(schedule, x_t, t, eps_hat, clip_x0), x_t, t)[0]
+def ancestral_step(schedule, x_t, t, eps_theta, z, variance="beta", clip_x0=False):
+    """One step of Algorithm 2 (Ho et al. 2020), from x_t to x_{t-1}:
+
+        x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta(x_t, t)) + sigma_t z
+
+    ``eps_theta`` is the network's guess of the noise in x_t, ``z`` ~ N(0, I) (the sampler passes z = 0
+    at t = 1), sigma_t^2 = beta_t or beta_tilde_t (``variance``). ``t`` is an int, or one step per
+    example. With z = 0 this is mu_theta(x_t, t), the mean of p(x_{t-1} | x_t) that the variational
+    bound compares with the posterior (likelihood.py).
+
+    ``clip_x0`` (images): the data lie in [-1, 1], so the guess of x_0 behind eps_theta is clipped to it
+    first, x0_hat = clip((x_t - sqrt(1 - alpha_bar_t) eps_theta) / sqrt(alpha_bar_t)), and the mean is
+    the posterior's, mu_tilde_t(x_t, x0_hat) (schedules.py, eq. 7): the formula above, rewritten
+    through x0_hat, is that same mean when nothing needs clipping.
+    """
+    alpha_t, beta_t, alpha_bar_t, sigma_t = schedule.per_example(
+        t, x_t, "alphas", "betas", "alpha_bar", np.sqrt(schedule.reverse_variance(variance)))
+    if clip_x0:
+        x0_hat = ops.clip(schedule.predict_x0(x_t, t, eps_theta), -1.0, 1.0)
+        mean = schedule.q_posterior(x0_hat, x_t, t)[0]
+    else:
+        mean = 1 / ops.sqrt(alpha_t) * (x_t - beta_t / ops.sqrt(1 - alpha_bar_t) * eps_theta)
+    return mean + sigma_t * z
 
 
-def ancestral_step(schedule, x_t, t, eps_hat, variance="beta", clip_x0=False):
-    """Mean and standard deviation of p(x_{t-1} | x_t) for the integer step t in 1..T."""
-    std = float(np.sqrt(schedule.reverse_variance(variance)[t])) if t > 1 else 0.0
-    return reverse_mean(schedule, x_t, t, eps_hat, clip_x0), std
+def ddim_sigma(schedule, t, s, eta):
+    """sigma of the DDIM jump from step t to s: eta sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t))
+    sqrt(1 - alpha_bar_t / alpha_bar_s); 0 for eta = 0 (deterministic) and at s = 0."""
+    alpha_bar_t, alpha_bar_s = schedule.alpha_bar[t], schedule.alpha_bar[s]
+    return float(eta * np.sqrt((1 - alpha_bar_s) / (1 - alpha_bar_t)) * np.sqrt(1 - alpha_bar_t / alpha_bar_s))
 
 
-def ddim_step(schedule, x_t, t, s, eps_hat, eta=0.0, clip_x0=False):
-    """Mean and standard deviation of the DDIM jump from step t to an earlier step s (0 <= s < t)."""
+def ddim_step(schedule, x_t, t, s, eps_theta, z, eta=0.0, clip_x0=False):
+    """The DDIM jump (Song et al. 2021, eq. 12) from step t to an earlier step s (0 <= s < t):
+
+        x_s = sqrt(alpha_bar_s) x0_hat + sqrt(1 - alpha_bar_s - sigma^2) eps_theta + sigma z,
+        x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_theta) / sqrt(alpha_bar_t)   (clipped to [-1, 1] for images)
+    """
     if not 0 <= s < t <= schedule.T:
         raise ValueError(f"ddim_step: expected 0 <= s < t <= T = {schedule.T}, got t = {t}, s = {s}")
-    x0_hat = _x0_hat(schedule, x_t, t, eps_hat, clip_x0)
-    a_t, a_s = schedule.alpha_bar[t], schedule.alpha_bar[s]
-    sigma = eta * np.sqrt((1 - a_s) / (1 - a_t)) * np.sqrt(1 - a_t / a_s)
-    if clip_x0:   # the eps consistent with the clipped x0_hat, so both terms describe the same x_0
-        eps_hat = schedule.predict_eps(x_t, t, x0_hat)
-    mean = float(np.sqrt(a_s)) * x0_hat + float(np.sqrt(max(1 - a_s - sigma ** 2, 0.0))) * eps_hat
-    return mean, float(sigma)
-
-
-def _x0_hat(schedule, x_t, t, eps_hat, clip_x0):
-    x0_hat = schedule.predict_x0(x_t, t, eps_hat)
-    return ops.clip(x0_hat, -1.0, 1.0) if clip_x0 else x0_hat
+    x0_hat = schedule.predict_x0(x_t, t, eps_theta)
+    if clip_x0:   # and the eps consistent with the clipped x0_hat, so both terms describe the same x_0
+        x0_hat = ops.clip(x0_hat, -1.0, 1.0)
+        eps_theta = schedule.predict_eps(x_t, t, x0_hat)
+    alpha_bar_s, sigma = schedule.alpha_bar[s], ddim_sigma(schedule, t, s, eta)
+    sqrt_alpha_bar_s = float(np.sqrt(alpha_bar_s))
+    sqrt_rest = float(np.sqrt(max(1 - alpha_bar_s - sigma ** 2, 0.0)))        # sqrt(1 - alpha_bar_s - sigma^2)
+    return sqrt_alpha_bar_s * x0_hat + sqrt_rest * eps_theta + sigma * z
 
 
 # --------------------------------------------------------------------------------------- whole chains
@@ -82,39 +103,42 @@ def ddim_timesteps(start, steps):
     return [int(t) for t in np.linspace(start, 1, int(steps)).round()]
 
 
-def ancestral(eps_model, schedule, x_T, variance="beta", clip_x0=False, start=None,
-              known=None, mask=None, callback=None, constraint=None):
-    """DDPM sampling: x_{t-1} ~ p(x_{t-1} | x_t) for t = start, ..., 1 (start defaults to T)."""
+def ancestral(eps_model, schedule, x_T, variance="beta", clip_x0=False, start=None, callback=None,
+              constraint=None):
+    """Algorithm 2: x_{t-1} = ancestral_step(x_t) for t = start, ..., 1 (start defaults to T), with
+    z ~ N(0, I) if t > 1, else z = 0."""
     start = schedule.T if start is None else start
-    return _reverse(eps_model, schedule, x_T, list(range(start, 0, -1)),
-                    lambda x, t, s, eps: ancestral_step(schedule, x, t, eps, variance, clip_x0),
-                    known, mask, callback, constraint)
+
+    def step(x_t, t, s, eps_theta):
+        return ancestral_step(schedule, x_t, t, eps_theta, _noise(x_t, t > 1), variance, clip_x0=clip_x0)
+    return _reverse(eps_model, schedule, x_T, list(range(start, 0, -1)), step, callback, constraint)
 
 
-def ddim(eps_model, schedule, x_T, steps, eta=0.0, clip_x0=False, start=None,
-         known=None, mask=None, callback=None, constraint=None):
+def ddim(eps_model, schedule, x_T, steps, eta=0.0, clip_x0=False, start=None, callback=None,
+         constraint=None):
     """DDIM sampling in ``steps`` jumps from ``start`` (default T) down to 0."""
     start = schedule.T if start is None else start
-    return _reverse(eps_model, schedule, x_T, ddim_timesteps(start, steps),
-                    lambda x, t, s, eps: ddim_step(schedule, x, t, s, eps, eta, clip_x0),
-                    known, mask, callback, constraint)
+
+    def step(x_t, t, s, eps_theta):
+        return ddim_step(schedule, x_t, t, s, eps_theta, _noise(x_t, ddim_sigma(schedule, t, s, eta) > 0),
+                         eta, clip_x0=clip_x0)
+    return _reverse(eps_model, schedule, x_T, ddim_timesteps(start, steps), step, callback, constraint)
 
 
-def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback, constraint=None):
-    """The loop every sampler shares: x <- step(x) along ``timesteps``, largest first, ending at t = 0.
+def _noise(x, needed):
+    """z ~ N(0, I) shaped like x where the step adds noise, else 0 (and no draw from the generator)."""
+    return ops.randn_like(x) if needed else 0.0
+
+
+def _reverse(eps_model, schedule, x, timesteps, step, callback=None, constraint=None):
+    """The loop every sampler shares: x <- step(x, t, s, eps_theta(x, t)) along ``timesteps``, largest
+    first, s the next one (0 after the last).
 
     ``constraint(x_s, s) -> x_s``, applied to the start and after every step, ties the chain to an
-    observation: with ``known`` and ``mask`` (1 where known) it is inpainting's overwrite of the known
-    region by q_sample(known, s); ``linear_observation`` builds the general one. ``callback(t, x_t)``
-    sees the start and every step.
+    observation (``inpainting_constraint``, ``linear_observation``). ``callback(t, x_t)`` sees the start
+    and every step.
     """
     schedule.check_t(np.asarray(timesteps), low=1)
-    if (known is None) != (mask is None):
-        raise ValueError("inpainting needs both `known` (the image) and `mask` (1 where it is known)")
-    if known is not None:
-        if constraint is not None:
-            raise ValueError("give either `known` and `mask` (inpainting) or a `constraint`, not both")
-        constraint = _inpainting_constraint(schedule, known, mask, x)
     with no_grad():
         if constraint is not None:
             x = constraint(x, timesteps[0])
@@ -122,9 +146,8 @@ def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback, con
             callback(timesteps[0], x)
         for i, t in enumerate(timesteps):
             s = timesteps[i + 1] if i + 1 < len(timesteps) else 0
-            eps_hat = eps_model(x, ops.full((x.shape[0],), t, dtype="int64", device=x.device))
-            mean, std = step(x, t, s, eps_hat)
-            x = mean + std * ops.randn_like(x) if std > 0 else mean
+            eps_theta = eps_model(x, ops.full((x.shape[0],), t, dtype="int64", device=x.device))
+            x = step(x, t, s, eps_theta)
             if constraint is not None:
                 x = constraint(x, s)
             if callback is not None:
@@ -132,14 +155,20 @@ def _reverse(eps_model, schedule, x, timesteps, step, known, mask, callback, con
     return x
 
 
-def _inpainting_constraint(schedule, known, mask, x):
+def inpainting_constraint(schedule, known, mask):
     """x_s <- q_sample(known, s) where the mask is 1: an overwrite (not x + m (y_s - x)), so that the
     known pixels come out exactly equal at s = 0."""
-    if tuple(known.shape) != tuple(x.shape) or tuple(mask.shape) != tuple(x.shape):
+    if tuple(mask.shape) != tuple(known.shape):
         raise ValueError(f"inpainting: known {tuple(known.shape)} and mask {tuple(mask.shape)} must "
-                         f"have the shape of the samples {tuple(x.shape)}")
+                         "have the same shape")
     known_where = mask.data > 0.5
-    return lambda x_s, s: ops.where(known_where, schedule.q_sample(known, s, ops.randn_like(x_s)), x_s)
+
+    def constraint(x_s, s):
+        if tuple(x_s.shape) != tuple(known.shape):
+            raise ValueError(f"inpainting: known {tuple(known.shape)} and mask must have the shape of the "
+                             f"samples {tuple(x_s.shape)}")
+        return ops.where(known_where, schedule.q_sample(known, s, ops.randn_like(x_s)), x_s)
+    return constraint
 
 
 def linear_observation(schedule, y, A, A_pinv):
@@ -166,10 +195,8 @@ def guided_eps(eps_conditional, eps_unconditional, w):
 def inpaint(eps_model, schedule, known, mask, steps=None, clip_x0=False, variance="beta", eta=0.0):
     """Fill in the pixels where ``mask`` is 0, keeping those where it is 1 exactly; ancestral sampling
     over all T steps, or DDIM with ``steps``."""
-    x_T = ops.randn_like(known)
-    if steps is None:
-        return ancestral(eps_model, schedule, x_T, variance, clip_x0, known=known, mask=mask)
-    return ddim(eps_model, schedule, x_T, steps, eta, clip_x0, known=known, mask=mask)
+    return _sample(eps_model, schedule, ops.randn_like(known), steps, clip_x0, variance, eta,
+                   constraint=inpainting_constraint(schedule, known, mask))
 
 
 def denoise(eps_model, schedule, y, noise_std, steps=None, clip_x0=False, variance="beta", eta=0.0):
@@ -177,16 +204,20 @@ def denoise(eps_model, schedule, y, noise_std, steps=None, clip_x0=False, varian
     start the reverse process at the matching step t with x_t = sqrt(alpha_bar_t) y."""
     t = schedule.matching_step(noise_std)
     x_t = float(schedule.sqrt_alpha_bar[t]) * y
-    if steps is None:
-        return ancestral(eps_model, schedule, x_t, variance, clip_x0, start=t)
-    return ddim(eps_model, schedule, x_t, min(steps, t), eta, clip_x0, start=t)
+    return _sample(eps_model, schedule, x_t, None if steps is None else min(steps, t), clip_x0, variance, eta,
+                   start=t)
 
 
 def solve_linear(eps_model, schedule, y, A, A_pinv, steps=None, clip_x0=False, variance="beta", eta=0.0):
     """x_0 with A x_0 = y for a linear A (super-resolution, ...): sampling under ``linear_observation``;
     ancestral over all T steps, or DDIM with ``steps``."""
-    x_T = ops.randn_like(A_pinv(y))
-    constraint = linear_observation(schedule, y, A, A_pinv)
+    return _sample(eps_model, schedule, ops.randn_like(A_pinv(y)), steps, clip_x0, variance, eta,
+                   constraint=linear_observation(schedule, y, A, A_pinv))
+
+
+def _sample(eps_model, schedule, x_start, steps, clip_x0, variance, eta, start=None, constraint=None):
+    """Ancestral sampling over every step (``steps`` None), or DDIM in ``steps`` jumps."""
     if steps is None:
-        return ancestral(eps_model, schedule, x_T, variance, clip_x0, constraint=constraint)
-    return ddim(eps_model, schedule, x_T, steps, eta, clip_x0, constraint=constraint)
+        return ancestral(eps_model, schedule, x_start, variance, clip_x0=clip_x0, start=start,
+                         constraint=constraint)
+    return ddim(eps_model, schedule, x_start, steps, eta, clip_x0=clip_x0, start=start, constraint=constraint)

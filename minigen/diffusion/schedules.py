@@ -108,28 +108,35 @@ class NoiseSchedule:
                              f"[{array.min()}, {array.max()}]")
         return array.astype(np.int64)
 
-    def at(self, values, t, like, low=0):
-        """``values[t]`` per example, as a Tensor shaped (N, 1, ..., 1) to broadcast against ``like``."""
+    def per_example(self, t, like, *arrays, low=0):
+        """Each of ``arrays`` (indexed by step, as ``self.alpha_bar``; or the name of one) at step t, as
+        one value per example: Tensors (N, 1, ..., 1) in the dtype and on the device of ``like``, so that
+        they broadcast against it. ``t`` is an int (every example) or one step per example."""
         t = self.check_t(t, low)
         if t.ndim == 0:
             t = np.full(like.shape[0], int(t))
         if t.shape != (like.shape[0],):
             raise ValueError(f"diffusion: expected one time step per example ({like.shape[0]}), got t of "
                              f"shape {t.shape}")
-        column = values[t].reshape((-1,) + (1,) * (like.ndim - 1))
-        return ops.tensor(column.astype(like.dtype), device=like.device)
+        columns = []
+        for values in arrays:
+            values = getattr(self, values) if isinstance(values, str) else values
+            column = values[t].reshape((-1,) + (1,) * (like.ndim - 1))
+            columns.append(ops.tensor(column.astype(like.dtype), device=like.device))
+        return columns[0] if len(columns) == 1 else columns
 
     # ----------------------------------------------------------------------------- the forward process
     def q_sample(self, x0, t, noise):
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps: a draw from q(x_t | x_0)."""
-        return self.at(self.sqrt_alpha_bar, t, x0) * x0 + self.at(self.sqrt_one_minus_alpha_bar, t, x0) * noise
+        sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.per_example(t, x0, "sqrt_alpha_bar",
+                                                                         "sqrt_one_minus_alpha_bar")
+        return sqrt_alpha_bar_t * x0 + sqrt_one_minus_alpha_bar_t * noise
 
     def q_posterior(self, x0, x_t, t):
         """Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0), t in 1..T."""
-        mean = (self.at(self.posterior_coef_x0, t, x_t, low=1) * x0
-                + self.at(self.posterior_coef_xt, t, x_t, low=1) * x_t)
-        return (mean, self.at(self.beta_tilde, t, x_t, low=1),
-                self.at(self.log_beta_tilde_clipped, t, x_t, low=1))
+        coef_x0, coef_xt, beta_tilde_t, log_beta_tilde_t = self.per_example(
+            t, x_t, "posterior_coef_x0", "posterior_coef_xt", "beta_tilde", "log_beta_tilde_clipped", low=1)
+        return coef_x0 * x0 + coef_xt * x_t, beta_tilde_t, log_beta_tilde_t
 
     def reverse_variance(self, kind):
         """sigma_t^2 of the reverse step p(x_{t-1} | x_t) = N(mu_theta, sigma_t^2 I), t = 0..T.
@@ -158,15 +165,21 @@ class NoiseSchedule:
     # ----------------------------------------------------------------------------- what a network predicts
     def predict_x0(self, x_t, t, eps):
         """x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t): q_sample solved for x_0."""
-        return (x_t - self.at(self.sqrt_one_minus_alpha_bar, t, x_t) * eps) / self.at(self.sqrt_alpha_bar, t, x_t)
+        sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.per_example(t, x_t, "sqrt_alpha_bar",
+                                                                         "sqrt_one_minus_alpha_bar")
+        return (x_t - sqrt_one_minus_alpha_bar_t * eps) / sqrt_alpha_bar_t
 
     def predict_eps(self, x_t, t, x0):
         """eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t): q_sample solved for eps."""
-        return (x_t - self.at(self.sqrt_alpha_bar, t, x_t) * x0) / self.at(self.sqrt_one_minus_alpha_bar, t, x_t)
+        sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.per_example(t, x_t, "sqrt_alpha_bar",
+                                                                         "sqrt_one_minus_alpha_bar")
+        return (x_t - sqrt_alpha_bar_t * x0) / sqrt_one_minus_alpha_bar_t
 
     def v_target(self, x0, t, eps):
         """v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0   (Salimans & Ho 2022)."""
-        return self.at(self.sqrt_alpha_bar, t, x0) * eps - self.at(self.sqrt_one_minus_alpha_bar, t, x0) * x0
+        sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.per_example(t, x0, "sqrt_alpha_bar",
+                                                                         "sqrt_one_minus_alpha_bar")
+        return sqrt_alpha_bar_t * eps - sqrt_one_minus_alpha_bar_t * x0
 
     def target(self, prediction, x0, t, eps):
         """What a network predicting ``prediction`` (eps, x0 or v) is regressed onto."""
@@ -185,7 +198,9 @@ class NoiseSchedule:
         if prediction == "x0":
             return self.predict_eps(x_t, t, output)
         if prediction == "v":   # eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v
-            return self.at(self.sqrt_one_minus_alpha_bar, t, x_t) * x_t + self.at(self.sqrt_alpha_bar, t, x_t) * output
+            sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.per_example(t, x_t, "sqrt_alpha_bar",
+                                                                             "sqrt_one_minus_alpha_bar")
+            return sqrt_one_minus_alpha_bar_t * x_t + sqrt_alpha_bar_t * output
         raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
 
     def __repr__(self):

@@ -6,9 +6,10 @@ r"""Normalizing flows: invertible layers x -> (z, log|det dz/dx|), composed so t
     coupling    AffineCoupling (RealNVP), AdditiveCoupling (NICE), checkerboard/channel masks, conditioners
     actnorm     ActNorm with data-dependent initialisation (Glow)
     invconv     InvConv1x1, plain or LU-decomposed (Glow)
-    reshape     Squeeze, Split (multi-scale), Flatten, Permute, Reverse
+    reshape     Squeeze, Split (multi-scale), Flatten, Permute, Reverse, check_squeezable
     planar      Planar (Rezende & Mohamed 2015)
-    dequantize  uniform dequantisation, LogitTransform, nll_nats and bits_per_dim for discrete pixels
+    logit       LogitTransform: dequantised pixels in [0, 1) to the real line (dequantisation itself,
+                and the D log L of discrete pixels, are minigen.data.pixels)
     linalg      differentiable inverse and log|det| of a matrix
 
 docs/flows.md walks through the equations and points at the code.
@@ -18,13 +19,12 @@ from .coupling import (AffineCoupling, AdditiveCoupling, ConvConditioner, MLPCon
                        checkerboard_mask)
 from .actnorm import ActNorm
 from .invconv import InvConv1x1
-from .reshape import Flatten, Permute, Reverse, Split, Squeeze
+from .reshape import Flatten, Permute, Reverse, Split, Squeeze, check_squeezable
 from .planar import Planar
-from .dequantize import LogitTransform, bits_per_dim, dequantize, levels_of, nll_nats, quantize
+from .logit import LogitTransform
 from .linalg import inverse, log_abs_det
 
 __all__ = ["Flow", "FlowLayer", "FlowSequence", "check_finite", "sum_per_example", "AffineCoupling",
            "AdditiveCoupling", "ConvConditioner", "MLPConditioner", "channel_mask", "checkerboard_mask",
            "ActNorm", "InvConv1x1", "Flatten", "Permute", "Reverse", "Split", "Squeeze", "Planar",
-           "LogitTransform", "bits_per_dim", "dequantize", "levels_of", "nll_nats", "quantize", "inverse",
-           "log_abs_det"]
+           "check_squeezable", "LogitTransform", "inverse", "log_abs_det"]

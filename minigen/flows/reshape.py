@@ -28,6 +28,15 @@ def _zero_log_det(x):
     return mg.zeros(x.shape[0], dtype=x.dtype, device=x.device)
 
 
+def check_squeezable(image_shape, squeezes, who):
+    """A clear error when an image (C, H, W) cannot be squeezed ``squeezes`` times (H and W halved)."""
+    _, height, width = image_shape
+    factor = 2 ** squeezes
+    if height % factor or width % factor:
+        raise ValueError(f"{who}: an image of size {height}x{width} cannot be squeezed {squeezes} "
+                         f"time(s) (height and width must be divisible by {factor}); use fewer levels")
+
+
 def _check_image(x, caller):
     if x.ndim != 4:
         raise ValueError(f"{caller}: expected images of shape (N, C, H, W), got {tuple(x.shape)}")

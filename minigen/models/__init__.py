@@ -1,7 +1,10 @@
-"""The model families, one file each. Importing this package registers every family with
-``minigen.training`` (``@register("name")``), which is how ``minigen train NAME`` finds them.
+"""The model families, one file each. Importing this package registers every family
+(``@register("name")``, minigen.recipe), which is how ``minigen train NAME`` finds them.
 
-A new family adds its file here and one import line below; docs/training.md shows how.
+A new family adds its file here and one import line below; docs/training.md shows how. Files shared by
+several families: adversarial.py (the GAN game and its logistic losses), flow_recipe.py (maximum
+likelihood for any flow), encoders.py (the autoencoders' networks), checks.py (input checks),
+denoisers.py and unet.py (the diffusion networks).
 """
 from . import classifier
 from . import gaussian_classifier

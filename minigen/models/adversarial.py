@@ -11,23 +11,34 @@ two are trained in turn, each against the other held fixed:
             G  <- G - lr * grad_G  L_G(D(G(z)))           the generator step, through the fixed D
 
 The families differ only in the two losses L_D and L_G (``discriminator_loss`` and
-``generator_loss``: gan.py for the original game, wgan_gp.py for the Wasserstein one) and in the
-networks (MLPs in gan.py, convolutions in dcgan.py, label-aware ones in cgan.py).
+``generator_loss``) and in the networks (MLPs in gan.py, convolutions in dcgan.py, label-aware ones in
+cgan.py). The original game's losses (gan.py derives them) are shared by gan, dcgan and cgan, so they
+live here with ``LogisticGameRecipe``; wgan_gp.py has the Wasserstein ones:
+
+    L_D = E[softplus(-l(x))] + E[softplus(l(G(z)))]        (discriminator_loss; D(x) = sigmoid(l(x)))
+    L_G = E[softplus(-l(G(z)))]                            (nonsaturating_generator_loss, the default)
+    L_G = -E[softplus(l(G(z)))]                            (minimax_generator_loss, the paper's eq. 1)
 
 Images live in [0, 1] in data space and in [-1, 1] for the networks (a tanh generator output, as the
-DCGAN paper does): x_model = 2 x - 1. Two-dimensional points are used as they are.
+DCGAN paper does): x_model = 2 x - 1 (``image_space``, minigen.data.pixels); 2-D points as they are.
 
 Evaluation (``minigen eval``): the mean discriminator score of held-out real data and of generated
 data (d_real, d_fake; critic_real, critic_fake for a critic); on 2-D data the energy distance between
-2,000 samples and 2,000 held-out points (minigen.eval.distances; 0 for a perfect model), and on the
-Gaussian mixtures (8gaussians, 25gaussians) the mode-collapse metrics of minigen.eval.modes (modes
+2,000 samples and 2,000 held-out points (minigen.metrics.distances; 0 for a perfect model), and on the
+Gaussian mixtures (8gaussians, 25gaussians) the mode-collapse metrics of minigen.metrics.modes (modes
 captured out of num_modes, share of high-quality samples).
 """
 import minigen as mg
 from minigen import optim
-from minigen.training import Recipe, UsageError
+from minigen.data import toy2d
+from minigen.metrics import modes
+from minigen.metrics.distances import energy_distance
+from minigen.nn import functional as F
+from minigen.recipe import Recipe
+from minigen.restore import LatentGenerator
 
-EVAL_SAMPLES = 10_000       # generated points behind the mode metrics (see minigen.eval.modes)
+EVAL_SAMPLES = 10_000       # generated points behind the mode metrics (see minigen.metrics.modes)
+GENERATOR_LOSSES = ("nonsaturating", "minimax")
 
 
 class AdversarialRecipe(Recipe):
@@ -38,6 +49,7 @@ class AdversarialRecipe(Recipe):
     """
 
     drop_last = True
+    image_space = "symmetric"      # images in [-1, 1] for the networks: x_model = 2 x - 1
     score_name = "d"         # what ``evaluate`` calls the discriminator's output
 
     # ---------------------------------------------------------------- what a family defines
@@ -83,16 +95,10 @@ class AdversarialRecipe(Recipe):
     def D(self, x, y=None):
         return self.discriminator(x, y) if self.conditional else self.discriminator(x)
 
-    def to_model(self, x):
-        return x * 2 - 1 if self.is_image else x
-
-    def to_data(self, x):
-        return (x + 1) / 2 if self.is_image else x
-
     # ---------------------------------------------------------------- one step of the game
     def train_step(self, batch, step):
         x_data, y = batch
-        x_real = self.to_model(x_data)
+        x_real = self.to_model_space(x_data)
         n = x_real.shape[0]
 
         # Discriminator (critic) step: G is held fixed, so its sample is a constant here.
@@ -120,26 +126,12 @@ class AdversarialRecipe(Recipe):
                 "d_real": self.score_mean(real_scores), "d_fake": self.score_mean(fake_scores), **extra}
 
     # ---------------------------------------------------------------- sampling and evaluation
-    def _check_label(self, label, n):
-        """The labels for n conditional samples (all ``label``), or None for an unconditional model."""
-        if not self.conditional:
-            if label is not None:
-                raise UsageError(f"'{self.name}' is not class-conditional, so a label does not apply "
-                                 f"(got label={label})")
-            return None
-        classes = self.info.num_classes
-        if label is None:
-            return mg.tensor(mg.arange(n, device=self.device).data % classes)     # every class in turn
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < classes:
-            raise UsageError(f"label must be an integer class in [0, {classes}), got {label!r}")
-        return mg.full((n,), label, dtype="int64", device=self.device)
-
     def sample(self, n, label=None, steps=None):
-        y = self._check_label(label, n)
+        y = self.sample_labels(n, label)
         was_training = self.generator.training
         self.generator.eval()           # batch norm: the running statistics, not this batch's
         with mg.no_grad():
-            x = self.to_data(self.G(self.prior(n), y))
+            x = self.to_data_space(self.G(self.prior(n), y))
         self.generator.train(was_training)
         if self.is_image:
             x = mg.clip(x, 0.0, 1.0)
@@ -152,7 +144,7 @@ class AdversarialRecipe(Recipe):
         total = 0.0
         with mg.no_grad():
             for i in range(0, len(x), batch_size):
-                xb = self.to_model(mg.tensor(x[i:i + batch_size], device=self.device))
+                xb = self.to_model_space(mg.tensor(x[i:i + batch_size], device=self.device))
                 yb = None if y is None else mg.tensor(y[i:i + batch_size], device=self.device)
                 total += self.score_mean(self.D(xb, yb)) * len(xb)
         self.discriminator.train(was_training)
@@ -170,30 +162,77 @@ class AdversarialRecipe(Recipe):
         metrics[f"{self.score_name}_real"] = self.scores(x, labels)
         metrics[f"{self.score_name}_fake"] = self.scores(fake, fake_labels)
         if not self.is_image:
-            from minigen.eval.distances import energy_distance
             metrics["energy_distance"] = energy_distance(self.sample(2000), x[:2000])
         if self.info.name in ("8gaussians", "25gaussians"):
-            from minigen.data import toy2d
-            from minigen.eval import modes
             centres, std = toy2d.modes(self.info.name)
             metrics.update(modes.mode_metrics(self.sample(EVAL_SAMPLES), centres, std))
         return metrics
 
+    # ---------------------------------------------------------------- what the harnesses ask
+    def features(self, x):
+        """The discriminator's last hidden features of NumPy data x (eval mode, no graph), flattened to
+        (N, F): a representation learnt without labels."""
+        self.discriminator.eval()
+        with mg.no_grad():
+            h = self.discriminator.features(self.to_model_space(mg.tensor(x, device=self.device)))
+        return h.reshape(len(x), -1).numpy()
 
-# -------------------------------------------------------------------- input checks the networks share
-def check_latent(network, z, latent_dim):
-    if z.ndim != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"{network}: expected a latent z of shape (N, {latent_dim}), got {tuple(z.shape)}")
+    @classmethod
+    def anomaly_score_names(cls):
+        return () if cls.conditional else (cls.name,)
+
+    def anomaly_scores(self, x, seed=0, batch_size=500):
+        """-l(x), minus the discriminator's logit (critic score): "how fake does x look to D"."""
+        if self.conditional:
+            return super().anomaly_scores(x, seed, batch_size)
+        self.discriminator.eval()
+        parts = []
+        with mg.no_grad():
+            for i in range(0, len(x), batch_size):
+                logits = self.D(self.to_model_space(mg.tensor(x[i:i + batch_size], device=self.device)))
+                parts.append(-logits)
+        return {self.name: mg.concatenate(parts).numpy().astype("float64")}
+
+    def restoration_prior(self):
+        """g(z) = G(z), mapped from [-1, 1] to [0, 1]; no encoder: the solver starts from prior draws."""
+        self.generator.eval()          # batch norm: running statistics, not the batch of latents
+        return LatentGenerator(g=lambda z: self.to_data_space(self.G(z)),
+                               latent_shape=(self.config["latent_dim"],))
 
 
-def check_data(network, x, data_shape):
-    if tuple(x.shape[1:]) != tuple(data_shape):
-        expected = ", ".join(str(s) for s in data_shape)
-        raise ValueError(f"{network}: expected data of shape (N, {expected}), got {tuple(x.shape)}")
+class LogisticGameRecipe(AdversarialRecipe):
+    """The original game's losses (shared by gan, dcgan and cgan); ``generator_loss`` config picks
+    the non-saturating (default) or the minimax generator loss."""
+
+    def __init__(self, config, info, device):
+        if config["generator_loss"] not in GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, "
+                             f"got {config['generator_loss']!r}")
+        super().__init__(config, info, device)
+
+    def discriminator_loss(self, real_logits, fake_logits, x_real, x_fake, y):
+        return discriminator_loss(real_logits, fake_logits), {}
+
+    def generator_loss(self, fake_logits):
+        if self.config["generator_loss"] == "minimax":
+            return minimax_generator_loss(fake_logits)
+        return nonsaturating_generator_loss(fake_logits)
+
+    def score_mean(self, logits):
+        return F.sigmoid(logits).mean().item()           # mean D(x) = mean probability of "real"
 
 
-def check_labels(network, y, n, num_classes):
-    if y is None:
-        raise ValueError(f"{network} is class-conditional: it needs labels y of shape ({n},), got None")
-    if tuple(y.shape) != (n,):
-        raise ValueError(f"{network}: expected labels of shape ({n},), got {tuple(y.shape)}")
+# ------------------------------------------------------------------------------------ the logistic losses
+def discriminator_loss(real_logits, fake_logits):
+    """L_D = -(E[log D(x)] + E[log(1 - D(G(z)))]) = E[softplus(-l_real)] + E[softplus(l_fake)]."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def minimax_generator_loss(fake_logits):
+    """The paper's L_G = E[log(1 - D(G(z)))] = -E[softplus(l_fake)]; saturates when D wins."""
+    return -F.softplus(fake_logits).mean()
+
+
+def nonsaturating_generator_loss(fake_logits):
+    """L_G = -E[log D(G(z))] = E[softplus(-l_fake)]; strong gradients when D wins (the default)."""
+    return F.softplus(-fake_logits).mean()

@@ -18,9 +18,10 @@ offers as a generative model and lands in the gaps often.
 import minigen as mg
 from minigen import nn, optim
 from minigen.nn import functional as F
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
 
-from .encoders import ImageDecoder, ImageEncoder, check_image_shape, check_images, reconstruction_grid
+from .checks import check_batch, check_image_shape
+from .encoders import ImageDecoder, ImageEncoder, reconstruction_grid
 
 
 class Autoencoder(nn.Module):
@@ -28,7 +29,7 @@ class Autoencoder(nn.Module):
 
     def __init__(self, image_shape, latent_dim=16, arch="mlp", hidden=256):
         super().__init__()
-        self.image_shape = check_image_shape(image_shape, "Autoencoder")
+        self.image_shape = check_image_shape("Autoencoder", image_shape)
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"Autoencoder: latent_dim must be a positive integer, got {latent_dim!r}")
         self.latent_dim = latent_dim
@@ -39,7 +40,7 @@ class Autoencoder(nn.Module):
         self.register_buffer("code_var", mg.ones(latent_dim))
 
     def encode(self, x):
-        check_images(x, self.image_shape, "Autoencoder")
+        check_batch("Autoencoder", x, self.image_shape, "images")
         return self.encoder(x)
 
     def decode(self, z):
@@ -66,6 +67,8 @@ class AutoencoderRecipe(Recipe):
     """Trains an Autoencoder with Adam; evaluates the reconstruction error."""
 
     default_config = {"latent_dim": 16, "arch": "mlp", "hidden": 256, "lr": 1e-3, "batch_size": 64, "epochs": 100}
+    option_help = {"latent_dim": "size of the code z", "arch": "mlp or conv encoder/decoder",
+                   "hidden": "width of the hidden layers"}
 
     data_kinds = ("image",)
 
@@ -84,8 +87,7 @@ class AutoencoderRecipe(Recipe):
         return {"loss": loss.item()}
 
     def sample(self, n, label=None, steps=None):
-        if label is not None:
-            raise ValueError(f"'{self.name}' is not class-conditional, so it cannot sample label {label}")
+        self.sample_labels(n, label)                 # refuses a label: the autoencoder is unconditional
         self.model.eval()
         with mg.no_grad():
             return self.model.sample(n).numpy()
@@ -112,3 +114,16 @@ class AutoencoderRecipe(Recipe):
         stem = path[:-4] if path.endswith(".png") else path
         reconstruction_grid(stem + "-reconstructions.png", x[:32], self.reconstruct(x[:32]), self.name)
         return drawn
+
+    # ----------------------------------------------------------------------------- for the harnesses
+    @classmethod
+    def anomaly_score_names(cls):
+        return (cls.name,)
+
+    def anomaly_scores(self, x, seed=0, batch_size=500):
+        """The squared reconstruction error ||x - g(f(x))||^2 per image."""
+        parts = []
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            parts.append(mg.tensor(((self.reconstruct(xb) - xb) ** 2).reshape(len(xb), -1).sum(1)))
+        return {self.name: mg.concatenate(parts).numpy().astype("float64")}

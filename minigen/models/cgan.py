@@ -26,12 +26,14 @@ The generator loss is the non-saturating one of gan.py, -E[log D(G(z, y), y)].
 """
 import minigen as mg
 from minigen import nn
+from minigen.data import load
 from minigen.nn import functional as F
-from minigen.training import register
+from minigen.recipe import fit, register
 
-from .adversarial import check_labels
-from .dcgan import ConvCritic, DCGANGenerator, check_image_shape
-from .gan import LogisticGameRecipe
+from .adversarial import LogisticGameRecipe
+from .checks import check_labels
+from .classifier import ClassifierRecipe
+from .dcgan import ConvCritic, DCGANGenerator, image_shape_problem
 
 
 class ConditionalGenerator(nn.Module):
@@ -44,7 +46,7 @@ class ConditionalGenerator(nn.Module):
         self.net = DCGANGenerator(self.latent_dim + embed_dim, image_shape, width)
 
     def forward(self, z, y):
-        check_labels("ConditionalGenerator", y, z.shape[0], self.num_classes)
+        check_labels("ConditionalGenerator", y, self.num_classes, z.shape[0])
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"ConditionalGenerator: expected a latent z of shape (N, {self.latent_dim}), "
                              f"got {tuple(z.shape)}")
@@ -62,8 +64,12 @@ class ProjectionDiscriminator(nn.Module):
         self.embed = nn.Embedding(num_classes, channels * side * side)
         nn.init.normal_(self.embed.weight, std=0.02)       # start near the unconditional critic
 
+    def features(self, x):
+        """phi(x): the DCGAN discriminator's features, without the label."""
+        return self.critic.features(x)
+
     def forward(self, x, y):
-        check_labels("ProjectionDiscriminator", y, x.shape[0], self.num_classes)
+        check_labels("ProjectionDiscriminator", y, self.num_classes, x.shape[0])
         phi = self.critic.features(x)
         unconditional = self.critic.head(phi).reshape(x.shape[0])
         projection = (self.embed(y) * phi.flatten(1)).sum(axis=1)
@@ -74,11 +80,15 @@ class ProjectionDiscriminator(nn.Module):
 class CGANRecipe(LogisticGameRecipe):
     default_config = {"latent_dim": 64, "width": 32, "embed_dim": 16, "generator_loss": "nonsaturating",
                       "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1, "batch_size": 64, "epochs": 30}
+    option_help = {"latent_dim": "size of z", "width": "base channel count w of both networks",
+                   "embed_dim": "size of the generator's label embedding",
+                   "generator_loss": "nonsaturating or minimax", "betas": "Adam's (beta1, beta2)",
+                   "n_critic": "discriminator steps per generator step"}
     conditional = True
 
     @classmethod
     def supports(cls, info):
-        return info.kind == "image" and bool(info.num_classes) and check_image_shape(info.shape) is None
+        return info.kind == "image" and bool(info.num_classes) and image_shape_problem(info.shape) is None
 
     @classmethod
     def requirement(cls):
@@ -110,12 +120,11 @@ def reference_classifier(dataset, device, steps=500, batch_size=128, max_images=
     """A classifier trained on the real training images: ``classify(images)`` -> predicted labels.
 
     The judge of label_accuracy: multinomial logistic regression (classifier.py, arch "linear"),
-    cheap enough to train inside ``minigen eval``; 92.5 % test accuracy on digits."""
-    from minigen.data import load
-    from minigen.training import fit
+    cheap enough to train inside ``minigen eval``, by the training loop (minigen.recipe.fit); 92.5 %
+    test accuracy on digits."""
     x, y = load(dataset, split="train")
-    judge = fit("classifier", dataset, x[:max_images], y[:max_images], steps, seed, {"arch": "linear"},
-                device, batch_size)
+    judge = fit(ClassifierRecipe, dataset, x[:max_images], y[:max_images], steps, seed=seed,
+                options={"arch": "linear"}, device=device, batch_size=batch_size)
     return lambda images: judge.logits(images).argmax(axis=1).numpy()
 
 

@@ -15,7 +15,7 @@ logits, is the embedding that Frechet distances are computed in.
 import minigen as mg
 from minigen import nn, optim
 from minigen.nn import functional as F
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
 
 ARCHS = ("linear", "mlp", "cnn")
 
@@ -66,6 +66,8 @@ class ClassifierRecipe(Recipe):
 
     default_config = {"arch": "cnn", "hidden": 256, "dropout": 0.1, "lr": 1e-3, "weight_decay": 0.0,
                       "batch_size": 64, "epochs": 15}
+    option_help = {"arch": "linear, mlp or cnn", "hidden": "width of the hidden layer(s)",
+                   "dropout": "dropout before the head", "weight_decay": "AdamW weight decay"}
     generative = False
 
     data_kinds = ("image",)
@@ -91,9 +93,17 @@ class ClassifierRecipe(Recipe):
 
     def logits(self, x, batch_size=500):
         """Logits for NumPy images ``x``, in eval mode, batch by batch."""
+        return self._in_batches(self.model, x, batch_size)
+
+    def features(self, x, batch_size=500):
+        """The penultimate layer of NumPy images ``x`` as float64 NumPy (N, F): the embedding the
+        sample metrics compare real and generated images in (minigen.harnesses.features)."""
+        return self._in_batches(self.model.features, x, batch_size).numpy().astype("float64")
+
+    def _in_batches(self, network, x, batch_size):
         self.model.eval()
         with mg.no_grad():
-            parts = [self.model(mg.tensor(x[i:i + batch_size], device=self.device))
+            parts = [network(mg.tensor(x[i:i + batch_size], device=self.device))
                      for i in range(0, len(x), batch_size)]
         return mg.concatenate(parts)
 

@@ -10,8 +10,7 @@ thickness, style); sampling z ~ N(0, I) with a chosen y draws that class:
     minigen train cvae --dataset digits
     minigen sample runs/cvae-digits --n 16 --label 3
 """
-import minigen as mg
-from minigen.training import register
+from minigen.recipe import register
 
 from .vae import VAE, VAERecipe
 
@@ -40,9 +39,3 @@ class ConditionalVAERecipe(VAERecipe):
         if y is None:
             raise ValueError("cvae: the conditional VAE needs the labels of the images")
         return y
-
-    def sample_labels(self, n, label):
-        """Class ``label`` for all n samples, or classes 0, 1, 2, ... in turn when no label is given."""
-        if label is None:
-            return mg.tensor([i % self.info.num_classes for i in range(n)], dtype="int64", device=self.device)
-        return mg.full((n,), label, dtype="int64", device=self.device)

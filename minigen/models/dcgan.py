@@ -25,13 +25,13 @@ Two stride-2 stages fit both the 8x8 and the 28x28 sets; the side must be a mult
     minigen train dcgan --dataset mnist-5k --epochs 4
 """
 from minigen import nn
-from minigen.training import register
+from minigen.recipe import register
 
-from .adversarial import check_data, check_latent
-from .gan import LogisticGameRecipe, discriminator_features
+from .adversarial import LogisticGameRecipe
+from .checks import check_batch, check_latent
 
 
-def check_image_shape(shape):
+def image_shape_problem(shape):
     """None if the networks below take images of ``shape`` (C, H, H) with H a multiple of 4 (>= 8),
     else the reason why not."""
     if len(shape) != 3:
@@ -43,7 +43,7 @@ def check_image_shape(shape):
 
 
 def _require_image_shape(network, shape):
-    reason = check_image_shape(shape)
+    reason = image_shape_problem(shape)
     if reason:
         raise ValueError(f"{network}: {reason}")
 
@@ -86,7 +86,7 @@ class ConvCritic(nn.Module):
         self.head = nn.Conv2d(2 * width, 1, side)
 
     def features(self, x):
-        check_data("ConvCritic", x, self.image_shape)
+        check_batch("ConvCritic", x, self.image_shape)
         return self.body(x)
 
     def forward(self, x):
@@ -97,10 +97,13 @@ class ConvCritic(nn.Module):
 class DCGANRecipe(LogisticGameRecipe):
     default_config = {"latent_dim": 64, "width": 32, "generator_loss": "nonsaturating",
                       "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1, "batch_size": 64, "epochs": 20}
+    option_help = {"latent_dim": "size of z", "width": "base channel count w of both networks",
+                   "generator_loss": "nonsaturating or minimax", "betas": "Adam's (beta1, beta2)",
+                   "n_critic": "discriminator steps per generator step"}
 
     @classmethod
     def supports(cls, info):
-        return info.kind == "image" and check_image_shape(info.shape) is None
+        return info.kind == "image" and image_shape_problem(info.shape) is None
 
     @classmethod
     def requirement(cls):
@@ -109,7 +112,3 @@ class DCGANRecipe(LogisticGameRecipe):
     def build(self, config, info):
         return (DCGANGenerator(config["latent_dim"], info.shape, config["width"]),
                 ConvCritic(info.shape, config["width"], batch_norm=True))
-
-    def features(self, x):
-        """The discriminator's features (2w, s, s) of NumPy images x, flattened: (N, 2w s s)."""
-        return discriminator_features(self, x)

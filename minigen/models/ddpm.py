@@ -19,8 +19,11 @@ Class-conditional: eps_theta(x_t, t, c), where during training c is replaced by 
 probability ``label_dropout``, so the same network also learns eps_theta(x_t, t, null); sampling mixes
 the two, eps~ = (1 + w) eps_theta(x_t, t, c) - w eps_theta(x_t, t, null)  (classifier-free guidance).
 
-The schedule, q_sample, the posterior and the samplers are minigen.diffusion; this file builds the
-networks (an MLP for 2-D points, a U-Net for images) and trains them.
+Training is Algorithm 1 of the paper, line for line, in ``DDPM.loss``; sampling is Algorithm 2, whose
+step x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta(x_t, t)) + sigma_t z is
+``minigen.diffusion.ancestral_step``. The schedule (beta_t, alpha_bar_t, ...), the samplers and the
+variational bound are minigen.diffusion; this file builds the networks (an MLP for 2-D points, a U-Net
+for images) and trains them. Images live in [0, 1] as data and in [-1, 1] for the diffusion.
 
     minigen train ddpm --dataset moons --steps 3000
     minigen train ddpm --dataset digits --steps 3000 --channels 16 --channel-mults 1,2
@@ -29,9 +32,12 @@ networks (an MLP for 2-D points, a U-Net for images) and trains them.
 """
 import minigen as mg
 from minigen import diffusion, nn, optim
+from minigen.data import pixels
 from minigen.diffusion import NoiseSchedule
+from minigen.metrics.distances import energy_distance
 from minigen.nn import functional as F
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
+from minigen.restore import GuidedDiffusion
 
 from .denoisers import MLPDenoiser
 from .unet import UNet
@@ -49,13 +55,20 @@ class DDPM(nn.Module):
         self.prediction = prediction
         self.num_classes = denoiser.time_embedding.num_classes       # None: unconditional
 
-    def loss(self, x0, label=None):
-        """L_simple: the mean squared error of the network's guess, t ~ U{1..T}, eps ~ N(0, I)."""
-        t = mg.randint(1, self.schedule.T + 1, size=(x0.shape[0],), device=x0.device)
-        eps = mg.randn_like(x0)
-        x_t = self.schedule.q_sample(x0, t, eps)
-        target = self.schedule.target(self.prediction, x0, t, eps)
-        return F.mse_loss(self.denoiser(x_t, t, label), target)
+    def loss(self, x_0, label=None):
+        """L_simple, Algorithm 1 of Ho et al. (one x_0 per example of the batch):
+
+            t ~ Uniform({1, ..., T}),  eps ~ N(0, I)
+            x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps
+            || eps - eps_theta(x_t, t) ||^2        (the network's target is x_0 or v if so trained)
+        """
+        t = mg.randint(1, self.schedule.T + 1, size=(x_0.shape[0],), device=x_0.device)
+        eps = mg.randn_like(x_0)
+        sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.schedule.per_example(
+            t, x_0, "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar")
+        x_t = sqrt_alpha_bar_t * x_0 + sqrt_one_minus_alpha_bar_t * eps
+        eps_theta = self.denoiser(x_t, t, label)
+        return F.mse_loss(eps_theta, self.schedule.target(self.prediction, x_0, t, eps))
 
     def eps(self, x_t, t, label=None, guidance=0.0):
         """eps_theta(x_t, t [, label]) whatever the network predicts; with a label and guidance w,
@@ -73,7 +86,9 @@ class DDPM(nn.Module):
 
     def sample(self, shape, label=None, guidance=0.0, steps=None, eta=0.0, variance="beta", clip_x0=False,
                callback=None, device=None):
-        """x_0 from x_T ~ N(0, I): ancestral over all T steps, or DDIM in ``steps`` steps."""
+        """x_0 by Algorithm 2, from x_T ~ N(0, I): for t = T, ..., 1,
+        x_{t-1} = diffusion.ancestral_step(x_t, t, eps_theta(x_t, t), z), z ~ N(0, I) (z = 0 at t = 1);
+        or DDIM in ``steps`` jumps (diffusion.ddim_step)."""
         x_T = mg.randn(*shape, device=device)
         if label is not None and not isinstance(label, mg.Tensor):
             label = mg.full((shape[0],), int(label), dtype="int64", device=device)
@@ -81,8 +96,8 @@ class DDPM(nn.Module):
         def eps_model(x_t, t):
             return self.eps(x_t, t, label, guidance)
         if steps is None:
-            return diffusion.ancestral(eps_model, self.schedule, x_T, variance, clip_x0, callback=callback)
-        return diffusion.ddim(eps_model, self.schedule, x_T, steps, eta, clip_x0, callback=callback)
+            return diffusion.ancestral(eps_model, self.schedule, x_T, variance, clip_x0=clip_x0, callback=callback)
+        return diffusion.ddim(eps_model, self.schedule, x_T, steps, eta, clip_x0=clip_x0, callback=callback)
 
 
 @register("ddpm")
@@ -102,14 +117,27 @@ class DDPMRecipe(Recipe):
                       "guidance": 0.0, "ema_decay": 0.995, "grad_clip": 1.0, "bound_examples": 200,
                       "bound_timesteps": 100,
                       "lr": 1e-3, "batch_size": 128, "epochs": 50}
+    option_help = {"timesteps": "T, the number of diffusion steps",
+                   "schedule": "linear or cosine noise schedule",
+                   "prediction": "what the network predicts: eps, x0 or v",
+                   "variance": "sigma_t^2 of the ancestral sampler: beta or beta_tilde",
+                   "eta": "DDIM noise (0: deterministic)", "channels": "U-Net base channels (images)",
+                   "channel_mults": "U-Net channel multiplier per resolution", "dropout": "U-Net dropout",
+                   "hidden": "width of the MLP denoiser (2-D data)",
+                   "depth": "hidden layers of the MLP denoiser (2-D data)",
+                   "conditional": "class-conditional, for classifier-free guidance",
+                   "label_dropout": "probability of the null label in training",
+                   "guidance": "classifier-free guidance weight w when sampling",
+                   "ema_decay": "decay of the weights' moving average",
+                   "grad_clip": "gradient-norm clipping threshold",
+                   "bound_examples": "examples the variational bound is evaluated on",
+                   "bound_timesteps": "stratified steps estimating the bound (0: all T)"}
     sampler_steps = True
+    image_space = "symmetric"      # images in [-1, 1] for the networks: x_model = 2 x - 1
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)
         self.is_image = info.kind == "image"
-        self.conditional = bool(config["conditional"])
-        if self.conditional and not info.num_classes:
-            raise ValueError(f"conditional=true needs a labelled dataset; {info.name} has no labels")
         if config["guidance"] and not self.conditional:
             raise ValueError(f"guidance={config['guidance']} needs a class-conditional model "
                              "(add --conditional true)")
@@ -126,16 +154,9 @@ class DDPMRecipe(Recipe):
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.ema = optim.EMA(self.model.parameters(), decay=config["ema_decay"], warmup=True)
 
-    # images live in [0, 1] as data and in [-1, 1] for the diffusion
-    def to_model_space(self, x):
-        return 2 * x - 1 if self.is_image else x
-
-    def to_data_space(self, x):
-        return ((x + 1) / 2).clip(0.0, 1.0) if self.is_image else x
-
     def train_step(self, batch, step):
         x, y = batch
-        x0 = self.to_model_space(x)
+        x0 = self.to_model_space(x)            # images: 2 x - 1
         label = None
         if self.conditional:   # drop the label to "null" with probability label_dropout
             drop = mg.rand(x.shape[0], device=x.device) < self.config["label_dropout"]
@@ -152,12 +173,15 @@ class DDPMRecipe(Recipe):
     def sample(self, n, label=None, steps=None, guidance=None, callback=None):
         """n samples in data space; DDIM with ``steps`` steps, else ancestral over all T."""
         guidance = self.config["guidance"] if guidance is None else guidance
+        if label is not None:
+            label = self.sample_labels(n, label)
         self.model.eval()
         with self.ema.average_parameters():
             x0 = self.model.sample((n,) + tuple(self.info.shape), label, guidance if label is not None else 0.0,
                                    steps, self.config["eta"], self.config["variance"], clip_x0=self.is_image,
                                    callback=callback, device=self.device)
-        return self.to_data_space(x0).numpy().astype("float32")
+        x = self.to_data_space(x0)
+        return (mg.clip(x, 0.0, 1.0) if self.is_image else x).numpy().astype("float32")
 
     def eps_model(self):
         """eps(x_t, t) of the averaged (EMA) weights, for the samplers and the bound; call inside
@@ -168,14 +192,13 @@ class DDPMRecipe(Recipe):
         """The variational bound on the first ``bound_examples`` examples (bits/dim for images, nats
         for 2-D points), its sum over t estimated from ``bound_timesteps`` stratified steps (0: every
         step); for 2-D data also the energy distance of 2,000 DDIM-100 samples to ``x``."""
-        from minigen.eval import distances
         subset = x[: self.config["bound_examples"]]
         self.model.eval()
         with self.ema.average_parameters():
             x0 = self.to_model_space(mg.tensor(subset, device=self.device))
             bound = diffusion.variational_bound(self.eps_model(), self.model.schedule, x0,
                                                 self.config["variance"], clip_x0=self.is_image,
-                                                levels=pixel_levels(x) if self.is_image else None,
+                                                levels=self.info.levels,
                                                 timesteps=self.config["bound_timesteps"] or None)
         metrics = {"bound_examples": len(subset), "bound_timesteps": len(bound["steps"])}
         if self.is_image:
@@ -183,17 +206,41 @@ class DDPMRecipe(Recipe):
         else:
             metrics["nll_nats"] = float(bound["total"].mean())
             samples = self.sample(2000, steps=min(100, self.model.schedule.T))
-            metrics["energy_distance"] = distances.energy_distance(samples, x[:2000])
+            metrics["energy_distance"] = energy_distance(samples, x[:2000])
         metrics["bound_prior_nats"] = float(bound["prior"].mean())
         metrics["bound_decoder_nats"] = float(bound["decoder"].mean())
         return metrics
 
+    # ----------------------------------------------------------------------------- for the harnesses
+    @classmethod
+    def anomaly_score_names(cls):
+        return ("ddpm", "ddpm-bound")
 
-def pixel_levels(x):
-    """How many evenly spaced values in [0, 1] the pixels of ``x`` take: 17 for digits (0..16 / 16),
-    256 for 8-bit images; the discretised decoder of the bound puts one bin on each."""
-    for levels in (17, 256):
-        scaled = x * (levels - 1)
-        if abs(scaled - scaled.round()).max() < 1e-3:
-            return levels
-    raise ValueError("the bound in bits/dim needs pixels on a grid of 17 or 256 levels in [0, 1]")
+    def anomaly_scores(self, x, seed=0, batch_size=500, timesteps=10):
+        """Two scores from the same network calls, at K = ``timesteps`` fixed steps t_1 < ... < t_K
+        spread geometrically over 2..T (``diffusion.score_timesteps``), the same for every image:
+
+            ddpm-bound   the bound on -log p(x) (nats), L_T + L_0 + sum_k n_k L_{t_k - 1}: the sum over
+                         t by a quadrature, L_{t_k - 1} standing for the n_k steps nearest to t_k
+            ddpm         the plain noise-prediction error (1/K) sum_k ||eps_k - eps_theta(x_{t_k}, t_k)||^2,
+                         the bound's per-step weights dropped as in the training loss L_simple
+
+        Geometric spacing: the terms L_{t-1} are large and change fast at small t, tiny and flat at
+        large t. Images are put on the dataset's grey-level grid first; the EMA weights are used."""
+        levels = self.info.levels
+        on_grid = pixels.on_grid(x, levels)
+        quadrature = diffusion.score_timesteps(self.model.schedule.T, timesteps)
+        self.model.eval()
+        with mg.no_grad(), self.ema.average_parameters():
+            x0 = self.to_model_space(mg.tensor(on_grid, device=self.device))
+            bound = diffusion.variational_bound(self.eps_model(), self.model.schedule, x0,
+                                                self.config["variance"], clip_x0=True, levels=levels,
+                                                batch_size=batch_size, timesteps=quadrature)
+        return {"ddpm": bound["eps_error"].mean(axis=0), "ddpm-bound": bound["total"]}
+
+    def restoration_prior(self):
+        """The guided reverse process (minigen.restore.GuidedDiffusion), run with the EMA weights in the
+        diffusion's space [-1, 1]."""
+        return GuidedDiffusion(self.eps_model(), self.model.schedule, self.to_model_space, self.to_data_space,
+                               variance=self.config["variance"], eta=self.config["eta"],
+                               weights=self.ema.average_parameters)

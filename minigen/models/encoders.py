@@ -24,22 +24,9 @@ autoencoder in the family writes next to its samples.
 import minigen as mg
 from minigen import nn, ops
 
+from .checks import check_batch, check_image_shape
+
 ARCHS = ("mlp", "conv")
-
-
-def check_image_shape(image_shape, who):
-    """(C, H, W) as a tuple of positive ints, or a ValueError saying what came."""
-    shape = tuple(image_shape)
-    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise ValueError(f"{who}: image_shape must be (C, H, W) of positive ints, got {image_shape!r}")
-    return shape
-
-
-def check_images(x, image_shape, who):
-    """Raise a clear error unless x is a batch (N, C, H, W) of the model's image shape."""
-    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(image_shape):
-        raise ValueError(f"{who}: expected images of shape (N, {', '.join(map(str, image_shape))}), "
-                         f"got {tuple(x.shape)}")
 
 
 def spatial_factor(height):
@@ -86,7 +73,7 @@ class ImageEncoder(nn.Module):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"ImageEncoder: arch must be one of {ARCHS}, got {arch!r}")
-        self.image_shape = check_image_shape(image_shape, "ImageEncoder")
+        self.image_shape = check_image_shape("ImageEncoder", image_shape)
         c, h, w = self.image_shape
         if arch == "mlp":
             self.features = nn.Flatten()
@@ -101,7 +88,7 @@ class ImageEncoder(nn.Module):
         self.condition_features = condition_features
 
     def forward(self, x, condition=None):
-        check_images(x, self.image_shape, "ImageEncoder")
+        check_batch("ImageEncoder", x, self.image_shape, "images")
         h = self.features(x)
         if condition is not None:
             h = ops.concatenate([h, condition.astype(h.dtype)], axis=1)
@@ -115,7 +102,7 @@ class ImageDecoder(nn.Module):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"ImageDecoder: arch must be one of {ARCHS}, got {arch!r}")
-        self.image_shape = check_image_shape(image_shape, "ImageDecoder")
+        self.image_shape = check_image_shape("ImageDecoder", image_shape)
         c, h, w = self.image_shape
         if arch == "mlp":
             self.net = nn.Sequential(mlp(in_features, hidden, c * h * w, depth=2), nn.Unflatten(self.image_shape))

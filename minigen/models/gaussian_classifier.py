@@ -36,7 +36,7 @@ import math
 
 import minigen as mg
 from minigen import backend, nn
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
 
 COVARIANCES = ("full", "shared", "diagonal")
 
@@ -142,6 +142,8 @@ class GaussianClassifierRecipe(Recipe):
     dimension of -log p(x, y)."""
 
     default_config = {"covariance": "full", "reg": 0.01, "batch_size": 256, "epochs": 1}
+    option_help = {"covariance": "full (QDA), shared (LDA) or diagonal (naive Bayes)",
+                   "reg": "lambda added to the covariance diagonal"}
     conditional = True
     drop_last = False        # every example counts once per epoch: the fit is exact after one
 
@@ -181,6 +183,8 @@ class GaussianClassifierRecipe(Recipe):
         return metrics
 
     def sample(self, n, label=None, steps=None):
+        if label is not None:
+            label = int(self.sample_labels(1, label).item())      # checked: a class in [0, K)
         with mg.no_grad():
             x = self.model.sample(n, label)
         x = mg.clip(x, 0.0, 1.0).astype("float32")

@@ -22,9 +22,9 @@ gives cleaner samples than T = 1, which is the model itself.
 import math
 
 from minigen import flows
-from minigen.training import register
+from minigen.recipe import register
 
-from .realnvp import FlowRecipe, check_squeezable
+from .flow_recipe import FlowRecipe
 
 COUPLINGS = ("affine", "additive")
 
@@ -44,7 +44,7 @@ def glow(image_shape, levels=2, depth=4, hidden=64, coupling="affine", lu=True):
     """The Glow density for images (C, H, W) in [0, 1): z is flat, of size C*H*W."""
     if coupling not in COUPLINGS:
         raise ValueError(f"glow: coupling must be one of {COUPLINGS}, got {coupling!r}")
-    check_squeezable(image_shape, levels, "glow")
+    flows.check_squeezable(image_shape, levels, "glow")
 
     def level(shape, remaining):
         channels, height, width = shape
@@ -68,6 +68,11 @@ class GlowRecipe(FlowRecipe):
     default_config = {"levels": 2, "depth": 4, "hidden": 64, "coupling": "affine", "lu": True,
                       "temperature": 0.7, "lr": 1e-3, "clip_grad": 50.0, "batch_size": 64,
                       "epochs": 30}
+    option_help = {"levels": "multi-scale levels", "depth": "steps of flow per level (K)",
+                   "hidden": "channels of the coupling networks", "coupling": "affine or additive",
+                   "lu": "LU-decomposed 1x1 convolutions",
+                   "temperature": "T of the base N(0, T^2 I) when sampling (0.7: the paper's)",
+                   "clip_grad": "gradient-norm clipping threshold"}
 
     data_kinds = ("image",)
 

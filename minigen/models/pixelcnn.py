@@ -30,9 +30,12 @@ import math
 import minigen as mg
 from minigen import nn, optim
 from minigen.distributions import Categorical
-from minigen.eval.latent import binarize, bits_per_dim
+from minigen.data import pixels
+from minigen.metrics.likelihood import bits_per_dim
 from minigen.nn import functional as F
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
+
+from .checks import check_labels
 
 
 def causal_mask(kernel_size, stack, mask_type):
@@ -125,9 +128,7 @@ class GatedPixelCNN(nn.Module):
         if x.ndim != 3:
             raise ValueError(f"GatedPixelCNN: expected an integer grid of shape (N, H, W), got {tuple(x.shape)}")
         if self.num_classes:
-            if y is None:
-                raise ValueError("GatedPixelCNN: this model is class-conditional and needs labels y")
-            check_labels(y, self.num_classes, "GatedPixelCNN")
+            check_labels("GatedPixelCNN", y, self.num_classes, x.shape[0])
         elif y is not None:
             raise ValueError("GatedPixelCNN: labels given to an unconditional model")
         if self.condition_channels and (c is None or tuple(c.shape) != (x.shape[0], self.condition_channels)
@@ -160,21 +161,15 @@ class GatedPixelCNN(nn.Module):
         return x
 
 
-def check_labels(y, num_classes, who):
-    """Labels (N,) must be integers in [0, num_classes)."""
-    data = y.data
-    if data.dtype.kind not in "iu" or y.ndim != 1:
-        raise ValueError(f"{who}: labels must be a 1-D integer tensor, got {y.dtype} {tuple(y.shape)}")
-    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
-        raise ValueError(f"{who}: labels must lie in [0, {num_classes}), got [{int(data.min())}, {int(data.max())}]")
-
-
 @register("pixelcnn")
 class PixelCNNRecipe(Recipe):
     """A gated PixelCNN on binarized single-channel images (dynamic binarisation, x_b ~ Bernoulli(x))."""
 
     default_config = {"channels": 32, "layers": 5, "kernel_size": 5, "conditional": False,
                       "lr": 1e-3, "batch_size": 64, "epochs": 30}
+    option_help = {"channels": "channels of the gated layers", "layers": "gated layers",
+                   "kernel_size": "size of the masked kernels (odd)",
+                   "conditional": "conditioned on the class label"}
 
     @classmethod
     def supports(cls, info):
@@ -186,9 +181,6 @@ class PixelCNNRecipe(Recipe):
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)
-        self.conditional = bool(config["conditional"])
-        if self.conditional and not info.num_classes:
-            raise ValueError(f"conditional=true needs a labelled dataset; {info.name} has no labels")
         self.model = GatedPixelCNN(2, config["channels"], config["layers"], config["kernel_size"],
                                    num_classes=info.num_classes if self.conditional else 0).to(device)
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
@@ -198,7 +190,7 @@ class PixelCNNRecipe(Recipe):
 
     def train_step(self, batch, step):
         x, y = batch
-        x_b = self._grid(binarize(x))
+        x_b = self._grid(pixels.binarize(x))
         nll = -self.model.log_prob(x_b, y if self.conditional else None).mean()
         self.optimizer.zero_grad()
         nll.backward()
@@ -206,12 +198,7 @@ class PixelCNNRecipe(Recipe):
         return {"loss": nll.item(), "bits_per_dim": bits_per_dim(nll.item(), x_b.shape[1] * x_b.shape[2])}
 
     def sample(self, n, label=None, steps=None):
-        if label is not None and not self.conditional:
-            raise ValueError(f"'{self.name}' was trained without labels (conditional=false): no --label")
-        y = None
-        if self.conditional:
-            y = (mg.full((n,), label, dtype="int64", device=self.device) if label is not None
-                 else mg.randint(0, self.info.num_classes, size=(n,), device=self.device))
+        y = self.sample_labels(n, label)
         self.model.eval()
         grid = self.model.sample(n, self.info.shape[1:], y)
         return grid.astype("float32").numpy()[:, None]
@@ -219,7 +206,7 @@ class PixelCNNRecipe(Recipe):
     def evaluate(self, x, y=None):
         """-log p(x) of the test images binarized once with seed 0, in nats and bits per dimension."""
         self.model.eval()
-        x_b = binarize(x, seed=0)
+        x_b = pixels.binarize(x, seed=0)
         total, n = 0.0, len(x)
         with mg.no_grad():
             for i in range(0, n, 500):

@@ -25,9 +25,9 @@ import math
 
 import minigen as mg
 from minigen import flows
-from minigen.training import register
+from minigen.recipe import register
 
-from .realnvp import FlowRecipe
+from .flow_recipe import FlowRecipe
 
 
 def planar_flow(dim=2, layers=32):
@@ -100,6 +100,8 @@ class PlanarRecipe(FlowRecipe):
 
     default_config = {"layers": 32, "temperature": 1.0, "lr": 3e-3, "clip_grad": 100.0,
                       "batch_size": 256, "epochs": 40}
+    option_help = {"layers": "planar layers K", "temperature": "T of the base N(0, T^2 I) when sampling",
+                   "clip_grad": "gradient-norm clipping threshold"}
 
     data_kinds = ("2d",)
 

@@ -12,6 +12,14 @@ Two shapes of the same idea:
   3 checkerboard couplings -> squeeze -> 3 channel couplings -> factor out half of the channels;
   the last level is 4 checkerboard couplings. Reported as bits/dim of the discrete pixels.
 
+Where each line is computed (one file away):
+
+    log p(x) = log N(z; 0, I) + log|det|     flows.Flow.log_prob (core.py), eq. (1)
+    sum_k log|det dz_k/dz_{k-1}|             flows.FlowSequence.forward (core.py): log_det + log_det_k
+    log|det| of coupling k = sum (1 - b) s   flows.AffineCoupling.forward (coupling.py)
+    loss = -log p(y) + D log L (images)      FlowRecipe.train_step (flow_recipe.py), the dequantised
+                                             pixels' NLL of minigen.data.pixels
+
 The layers live in minigen.flows; this file only arranges them. ``FlowRecipe`` (maximum likelihood
 for any Flow, with its evaluation in nats and bits/dim) is shared by realnvp, glow and planar.
 
@@ -20,11 +28,11 @@ for any Flow, with its evaluation in nats and bits/dim) is shared by realnvp, gl
     minigen eval runs/realnvp-moons
 """
 import math
-import os
 
-import minigen as mg
-from minigen import flows, optim
-from minigen.training import Recipe, register
+from minigen import flows
+from minigen.recipe import register
+
+from .flow_recipe import FlowRecipe
 
 # ------------------------------------------------------------------------------------ the flows
 
@@ -37,18 +45,9 @@ def realnvp_2d(dim=2, couplings=8, hidden=128, cond_features=0):
     return flows.Flow(flows.FlowSequence(*layers), (dim,))
 
 
-def check_squeezable(image_shape, squeezes, model):
-    """A clear error when H or W cannot be halved ``squeezes`` times."""
-    _, height, width = image_shape
-    factor = 2 ** squeezes
-    if height % factor or width % factor:
-        raise ValueError(f"{model}: an image of size {height}x{width} cannot be squeezed {squeezes} "
-                         f"time(s) (height and width must be divisible by {factor}); use fewer levels")
-
-
 def realnvp_image(image_shape, levels=2, hidden=64, cond_features=0):
     """The multi-scale RealNVP for images (C, H, W) in [0, 1): z is flat, of size C*H*W."""
-    check_squeezable(image_shape, levels - 1, "realnvp")
+    flows.check_squeezable(image_shape, levels - 1, "realnvp")
 
     def couplings(shape, masks):
         return [flows.AffineCoupling(mask(shape, parity=k % 2),
@@ -71,91 +70,7 @@ def realnvp_image(image_shape, levels=2, hidden=64, cond_features=0):
     return flows.Flow(transform, (math.prod(image_shape),))
 
 
-# ------------------------------------------------------------------------------------ training
-class FlowRecipe(Recipe):
-    """Maximum likelihood for a Flow built by ``build_flow``: images are dequantised first."""
-
-    def build_flow(self, config, info):
-        raise NotImplementedError(f"{type(self).__name__} must define build_flow(config, info)")
-
-    def __init__(self, config, info, device):
-        super().__init__(config, info, device)
-        self.images = info.kind == "image"
-        self.levels = flows.levels_of(info.name) if self.images else None
-        self.num_dims = math.prod(info.shape)
-        self.flow = self.build_flow(config, info).to(device)
-        self.optimizer = optim.Adam(self.flow.parameters(), lr=config["lr"])
-
-    def to_flow_space(self, x, seed=None):
-        """Images x = k / (L - 1) -> y = (k + u) / L; 2-D points as they are."""
-        return flows.dequantize(x, self.levels, seed) if self.images else x
-
-    def nll_nats(self, log_p):
-        """NLL per example in nats: of the discrete pixels (+ D log L) for images."""
-        return flows.nll_nats(log_p, self.num_dims, self.levels) if self.images else -log_p
-
-    def _metrics(self, nll):
-        metrics = {"loss": nll}
-        if self.images:
-            metrics["bits_per_dim"] = flows.bits_per_dim(nll, self.num_dims)
-        return metrics
-
-    def train_step(self, batch, step):
-        x, _ = batch
-        self.flow.train()
-        nll = self.nll_nats(self.flow.log_prob(self.to_flow_space(x))).mean()
-        self.optimizer.zero_grad()
-        nll.backward()
-        optim.clip_grad_norm_(self.flow.parameters(), self.config["clip_grad"])
-        self.optimizer.step()
-        return self._metrics(nll.item())
-
-    def log_prob(self, x, batch_size=1000):
-        """log p(x) of the flow, batch by batch without a graph: x a NumPy array in flow space."""
-        self.flow.eval()
-        with mg.no_grad():
-            parts = [self.flow.log_prob(mg.tensor(x[i:i + batch_size], device=self.device))
-                     for i in range(0, len(x), batch_size)]
-        return mg.concatenate(parts)
-
-    def features(self, x):
-        """z = f(y) of NumPy data x, (N, D): images dequantised with the fixed draw of ``evaluate``."""
-        self.flow.eval()
-        with mg.no_grad():
-            z, _ = self.flow(mg.tensor(self.to_flow_space(mg.tensor(x), seed=0).numpy(), device=self.device))
-        return z.reshape(len(x), -1).numpy()
-
-    def evaluate(self, x, y=None):
-        """Exact test NLL in nats per example and bits/dim (for images: of the discrete pixels, with
-        one fixed uniform dequantisation, seed 0)."""
-        x = mg.tensor(x)
-        log_p = self.log_prob(self.to_flow_space(x, seed=0).numpy())
-        nll = self.nll_nats(log_p).mean().item()
-        metrics = {"nll_nats": nll, "nll_bits_per_dim": flows.bits_per_dim(nll, self.num_dims)}
-        if not self.images:
-            from minigen.eval.likelihood import true_entropy
-            entropy, _ = true_entropy(self.info.name, x.numpy())
-            metrics["true_entropy_nats"] = entropy
-        return metrics
-
-    def sample(self, n, label=None, steps=None):
-        self.flow.eval()
-        with mg.no_grad():
-            x = self.flow.sample(n, temperature=self.config["temperature"])
-            if self.images:
-                x = flows.quantize(x, self.levels)
-        return x.astype("float32").numpy()
-
-    def save_figure(self, path, x, y=None):
-        """samples.png, and for 2-D data also density.png: the learned density beside the data."""
-        super().save_figure(path, x, y)
-        if not self.images:
-            from minigen import viz
-            viz.density_heatmap(lambda grid: self.log_prob(grid), os.path.join(os.path.dirname(path),
-                                "density.png"), data=x[:2000], title=f"{self.name} on {self.info.name}")
-        return True
-
-
+# ------------------------------------------------------------------------------------ the recipe
 @register("realnvp")
 class RealNVPRecipe(FlowRecipe):
     """RealNVP on 2-D data (MLP couplings) or images (multi-scale convolutional couplings)."""
@@ -163,6 +78,11 @@ class RealNVPRecipe(FlowRecipe):
     default_config = {"couplings": 8, "hidden": 128, "levels": 2, "conv_channels": 64,
                       "temperature": 1.0, "lr": 1e-3, "clip_grad": 100.0, "batch_size": 256,
                       "epochs": 40}
+    option_help = {"couplings": "affine couplings (2-D data)",
+                   "hidden": "width of the coupling MLPs (2-D data)", "levels": "multi-scale levels (images)",
+                   "conv_channels": "channels of the coupling networks (images)",
+                   "temperature": "T of the base N(0, T^2 I) when sampling",
+                   "clip_grad": "gradient-norm clipping threshold"}
 
     def build_flow(self, config, info):
         if info.kind == "image":

@@ -19,7 +19,7 @@ Evaluation tightens the bound with k importance samples (IWAE, Burda et al., 201
     log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x)                 (VAE.iwae)
 
 which is the ELBO at k = 1 and tends to log p(x) as k grows. Likelihood conventions, so that the
-numbers are proper probabilities of discrete data (minigen.eval.latent):
+numbers are proper probabilities of discrete data (minigen.data.pixels):
 
     likelihood="bernoulli"  x_b ~ Bernoulli(x): dynamically binarised images, a fixed binarisation
                             of the test split; -log p(x_b) in nats and bits per dimension
@@ -34,14 +34,14 @@ import math
 
 import minigen as mg
 from minigen import nn, optim
+from minigen.data import pixels
 from minigen.distributions import Bernoulli, Normal, kl_divergence
-from minigen.eval.latent import (binarize, bits_per_dim, dequantize, intensity_levels,
-                                 log_mean_exp)
-from minigen.training import Recipe, register
+from minigen.metrics.likelihood import bits_per_dim, log_mean_exp
+from minigen.recipe import Recipe, register
+from minigen.restore import LatentGenerator
 
-from .encoders import (ImageDecoder, ImageEncoder, check_image_shape, check_images,
-                       reconstruction_grid)
-from .pixelcnn import check_labels
+from .checks import check_batch, check_image_shape, check_labels
+from .encoders import ImageDecoder, ImageEncoder, reconstruction_grid
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -55,7 +55,7 @@ class VAE(nn.Module):
     def __init__(self, image_shape, latent_dim=16, arch="mlp", hidden=256, likelihood="bernoulli",
                  num_classes=0):
         super().__init__()
-        self.image_shape = check_image_shape(image_shape, type(self).__name__)
+        self.image_shape = check_image_shape(type(self).__name__, image_shape)
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"{type(self).__name__}: latent_dim must be a positive integer, got {latent_dim!r}")
         if likelihood not in LIKELIHOODS:
@@ -74,14 +74,12 @@ class VAE(nn.Module):
             if y is not None:
                 raise ValueError(f"{name}: labels given to an unconditional model (use ConditionalVAE)")
             return None
-        if y is None:
-            raise ValueError(f"{name}: this model is conditional and needs a label per image")
-        check_labels(y, self.num_classes, name)
+        check_labels(name, y, self.num_classes)
         return mg.one_hot(y, self.num_classes)
 
     def encode(self, x, y=None):
         """q(z|x [, y]) = N(mu, diag exp(log_var))."""
-        check_images(x, self.image_shape, type(self).__name__)
+        check_batch(type(self).__name__, x, self.image_shape, "images")
         h = self.encoder(x, self.condition(y))
         mu, log_var = h[:, :self.latent_dim], h[:, self.latent_dim:]
         return Normal.from_log_var(mu, log_var)
@@ -141,6 +139,11 @@ class VAERecipe(Recipe):
 
     default_config = {"latent_dim": 16, "arch": "mlp", "hidden": 256, "likelihood": "bernoulli",
                       "beta": 1.0, "eval_k": 500, "lr": 1e-3, "batch_size": 64, "epochs": 100}
+    option_help = {"latent_dim": "size of z", "arch": "mlp or conv encoder/decoder",
+                   "hidden": "width of the hidden layers",
+                   "likelihood": "bernoulli (binarised pixels) or gaussian (dequantised pixels)",
+                   "beta": "weight of the KL term (1: the VAE; > 1: beta-VAE)",
+                   "eval_k": "importance samples of the IWAE bound in eval"}
 
     data_kinds = ("image",)
 
@@ -149,29 +152,30 @@ class VAERecipe(Recipe):
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)
-        self.levels = intensity_levels(info.name)
+        self.levels = info.levels
         self.model = self.build(config, info).to(device)
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
 
     def labels(self, y):
         return None
 
-    def observe(self, x, seed=None):
+    def to_model_space(self, x, seed=None):
         """The data the likelihood is defined on: binarised, or dequantised (seeded for NumPy x)."""
         if self.config["likelihood"] == "bernoulli":
-            return binarize(x, seed)
-        return dequantize(x, self.levels, seed)
+            return pixels.binarize(x, seed)
+        return pixels.dequantize(x, self.levels, seed)
 
     def to_data_space(self, mean):
-        """Decoder means as images in [0, 1] (undoing the dequantisation's shift for Gaussians)."""
+        """Decoder means as images in [0, 1]: Bernoulli means are pixel intensities already; Gaussian
+        ones live in the dequantised space, read back at the centre of each pixel's bin."""
         if self.config["likelihood"] == "bernoulli":
             return mean
-        return mg.clip((self.levels * mean - 0.5) / (self.levels - 1), 0.0, 1.0)
+        return mg.clip(pixels.from_bin_centre(mean, self.levels), 0.0, 1.0)
 
     def train_step(self, batch, step):
         x, y = batch
         self.model.train()
-        terms = self.model.elbo(self.observe(x), self.labels(y), beta=self.config["beta"])
+        terms = self.model.elbo(self.to_model_space(x), self.labels(y), beta=self.config["beta"])
         loss = -terms["elbo"].mean()
         self.optimizer.zero_grad()
         loss.backward()
@@ -182,11 +186,6 @@ class VAERecipe(Recipe):
         self.model.eval()
         with mg.no_grad():
             return self.to_data_space(self.model.sample(n, self.sample_labels(n, label))).numpy()
-
-    def sample_labels(self, n, label):
-        if label is not None:
-            raise ValueError(f"'{self.name}' is not class-conditional, so it cannot sample label {label}")
-        return None
 
     def reconstruct(self, x, y=None):
         """Decoder means at z = mu(x), in data space, for NumPy images x."""
@@ -200,7 +199,7 @@ class VAERecipe(Recipe):
         """-ELBO and -IWAE_k (k = eval_k) per image on the fixed binarised/dequantised split, in nats and
         bits/dim; for Gaussians the D log L of the dequantisation is added. Also the reconstruction MSE."""
         self.model.eval()
-        x_obs = self.observe(x, seed=0)
+        x_obs = self.to_model_space(x, seed=0)
         dims = math.prod(self.info.shape)
         offset = dims * math.log(self.levels) if self.config["likelihood"] == "gaussian" else 0.0
         k = self.config["eval_k"]
@@ -226,3 +225,32 @@ class VAERecipe(Recipe):
         recon = self.reconstruct(x[:32], None if y is None else y[:32])
         reconstruction_grid(stem + "-reconstructions.png", x[:32], recon, self.name)
         return drawn
+
+    # ----------------------------------------------------------------------------- for the harnesses
+    @classmethod
+    def anomaly_score_names(cls):
+        return () if cls.conditional else (cls.name,)
+
+    def anomaly_scores(self, x, seed=0, batch_size=500, iwae_k=16):
+        """-IWAE_k in nats (k = ``iwae_k``), -log (1/k) sum_i p(x_b|z_i) p(z_i) / q(z_i|x_b), with
+        z_i ~ q(z|x_b), on the image as the likelihood sees it (x_b: binarised, or dequantised with the
+        D log L of ``evaluate`` added; each batch's draw from ``seed``): a bound on -log p(x_b), tighter
+        than -ELBO (= -IWAE_1)."""
+        if self.conditional:
+            return super().anomaly_scores(x, seed, batch_size)
+        self.model.eval()
+        offset = math.prod(self.info.shape) * math.log(self.levels) if self.config["likelihood"] == "gaussian" else 0.0
+        parts = []
+        with mg.no_grad():
+            for i in range(0, len(x), batch_size):
+                x_b = mg.tensor(self.to_model_space(x[i:i + batch_size], seed + i), device=self.device)
+                parts.append(offset - self.model.iwae(x_b, k=iwae_k))
+        return {self.name: mg.concatenate(parts).numpy().astype("float64")}
+
+    def restoration_prior(self):
+        """g(z) = E[x | z], the decoder's mean in data space; the solver starts at the encoder's mean
+        of the lifted observation A^+ y."""
+        model = self.model
+        model.eval()
+        return LatentGenerator(g=lambda z: self.to_data_space(model.decode(z).mean),
+                               latent_shape=(model.latent_dim,), encode=lambda x: model.encode(x).mean)

@@ -35,12 +35,12 @@ training (a factorised prior, enough to show why VQ-VAE-2 learns an autoregressi
 import minigen as mg
 from minigen import nn, optim
 from minigen.distributions import Categorical
-from minigen.eval.latent import codebook_perplexity
+from minigen.metrics.codes import codebook_perplexity
 from minigen.nn import functional as F
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
 
-from .encoders import (check_image_shape, check_images, conv_down, conv_up, reconstruction_grid,
-                       spatial_factor)
+from .checks import check_batch, check_image_shape
+from .encoders import conv_down, conv_up, reconstruction_grid, spatial_factor
 
 
 def code_usage(codes, num_codes):
@@ -144,7 +144,7 @@ class VQVAE(nn.Module):
     def __init__(self, image_shape, num_codes=64, code_dim=16, hidden=64, beta=0.25, ema=False,
                  decay=0.99, restart_dead=True):
         super().__init__()
-        self.image_shape = check_image_shape(image_shape, "VQVAE")
+        self.image_shape = check_image_shape("VQVAE", image_shape)
         c, h, w = self.image_shape
         factor = spatial_factor(h)
         self.latent_shape = (h // factor, w // factor)
@@ -156,7 +156,7 @@ class VQVAE(nn.Module):
 
     def encode(self, x):
         """Integer codes (N, h, w) of images x."""
-        check_images(x, self.image_shape, "VQVAE")
+        check_batch("VQVAE", x, self.image_shape, "images")
         return self.quantizer(self.encoder(x))[1]
 
     def decode(self, codes):
@@ -165,7 +165,7 @@ class VQVAE(nn.Module):
 
     def loss(self, x):
         """L = cross-entropy + codebook + beta commitment; its parts (``recon``: the squared error); the codes."""
-        check_images(x, self.image_shape, "VQVAE")
+        check_batch("VQVAE", x, self.image_shape, "images")
         z_q, codes, codebook_loss, commitment_loss = self.quantizer(self.encoder(x))
         logits = self.decoder(z_q)
         total = (F.binary_cross_entropy_with_logits(logits, x)
@@ -205,6 +205,11 @@ class VQVAERecipe(Recipe):
 
     default_config = {"num_codes": 64, "code_dim": 16, "hidden": 64, "beta": 0.25, "ema": False,
                       "decay": 0.99, "restart_dead": True, "lr": 1e-3, "batch_size": 64, "epochs": 40}
+    option_help = {"num_codes": "codebook size K", "code_dim": "size of a code vector",
+                   "hidden": "channels of the conv stacks", "beta": "weight of the commitment loss",
+                   "ema": "codebook by moving averages instead of its loss",
+                   "decay": "EMA decay of the codebook",
+                   "restart_dead": "restart codes that are (almost) never used"}
 
     data_kinds = ("image",)
 
@@ -226,8 +231,7 @@ class VQVAERecipe(Recipe):
                 "commitment": out["commitment"].item(), "perplexity": codebook_perplexity(counts)}
 
     def sample(self, n, label=None, steps=None):
-        if label is not None:
-            raise ValueError(f"'{self.name}' is not class-conditional, so it cannot sample label {label}")
+        self.sample_labels(n, label)                 # refuses a label: the VQ-VAE is unconditional
         self.model.eval()
         with mg.no_grad():
             return self.model.sample(n).numpy()

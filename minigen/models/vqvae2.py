@@ -27,11 +27,12 @@ import math
 
 import minigen as mg
 from minigen import nn, optim
-from minigen.eval.latent import codebook_perplexity
+from minigen.metrics.codes import codebook_perplexity
 from minigen.nn import functional as F
-from minigen.training import Recipe, register
+from minigen.recipe import Recipe, register
 
-from .encoders import check_image_shape, check_images, conv_down, conv_up, reconstruction_grid
+from .checks import check_batch, check_image_shape
+from .encoders import conv_down, conv_up, reconstruction_grid
 from .pixelcnn import GatedPixelCNN
 from .vqvae import VectorQuantizer, code_usage
 
@@ -42,7 +43,7 @@ class VQVAE2(nn.Module):
     def __init__(self, image_shape, num_codes=32, code_dim=16, hidden=64, beta=0.25, ema=True,
                  decay=0.99, restart_dead=True):
         super().__init__()
-        self.image_shape = check_image_shape(image_shape, "VQVAE2")
+        self.image_shape = check_image_shape("VQVAE2", image_shape)
         c, h, w = self.image_shape
         if h % 4 or w % 4:
             raise ValueError(f"VQVAE2: image height and width must be multiples of 4, got {h}x{w}")
@@ -58,7 +59,7 @@ class VQVAE2(nn.Module):
 
     def quantize(self, x):
         """Both levels: (z_q_top, z_q_bottom, codes_top, codes_bottom, vq losses summed)."""
-        check_images(x, self.image_shape, "VQVAE2")
+        check_batch("VQVAE2", x, self.image_shape, "images")
         h_b = self.encoder_bottom(x)
         z_top, k_top, cb_top, commit_top = self.quantizer_top(self.encoder_top(h_b))
         z_e_bottom = self.pre_quantize_bottom(mg.concatenate([h_b, self.decoder_top(z_top)], axis=1))
@@ -105,6 +106,15 @@ class VQVAE2Recipe(Recipe):
     default_config = {"num_codes": 16, "code_dim": 16, "hidden": 64, "beta": 0.25, "ema": True,
                       "decay": 0.99, "restart_dead": True, "vq_fraction": 0.5, "prior_channels": 16,
                       "prior_layers": 3, "conditional": False, "lr": 1e-3, "batch_size": 64, "epochs": 60}
+    option_help = {"num_codes": "codebook size of each level", "code_dim": "size of a code vector",
+                   "hidden": "channels of the conv stacks", "beta": "weight of the commitment loss",
+                   "ema": "codebooks by moving averages instead of their loss",
+                   "decay": "EMA decay of the codebooks",
+                   "restart_dead": "restart codes that are (almost) never used",
+                   "vq_fraction": "share of the steps that train the autoencoder (the rest: the priors)",
+                   "prior_channels": "channels of the PixelCNN priors",
+                   "prior_layers": "gated layers of each prior",
+                   "conditional": "priors conditioned on the class label"}
 
     @classmethod
     def supports(cls, info):
@@ -118,9 +128,6 @@ class VQVAE2Recipe(Recipe):
         super().__init__(config, info, device)
         if not 0 < config["vq_fraction"] < 1:
             raise ValueError(f"vq_fraction must lie in (0, 1), got {config['vq_fraction']}")
-        self.conditional = bool(config["conditional"])
-        if self.conditional and not info.num_classes:
-            raise ValueError(f"conditional=true needs a labelled dataset; {info.name} has no labels")
         classes = info.num_classes if self.conditional else 0
         self.num_codes = k = config["num_codes"]
         d = config["code_dim"]
@@ -134,7 +141,10 @@ class VQVAE2Recipe(Recipe):
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.prior_optimizer = optim.Adam(list(self.top_prior.parameters()) + list(self.bottom_prior.parameters()),
                                           lr=config["lr"])
-        self.vq_steps = int(config["steps"] * config["vq_fraction"]) if "steps" in config else 0
+        if "steps" not in config:
+            raise ValueError("vqvae2 splits its training steps between two stages, so its config needs "
+                             "'steps' (the training loop sets it: minigen.recipe.prepare)")
+        self.vq_steps = int(config["steps"] * config["vq_fraction"])
 
     def prior_nll(self, k_top, k_bottom, y=None):
         """-log p(k_top) and -log p(k_bottom | k_top) per example, in nats."""
@@ -165,12 +175,7 @@ class VQVAE2Recipe(Recipe):
                 "prior_nll_bottom": nll_bottom.mean().item()}
 
     def sample(self, n, label=None, steps=None):
-        if label is not None and not self.conditional:
-            raise ValueError(f"'{self.name}' was trained without labels (conditional=false): no --label")
-        y = None
-        if self.conditional:
-            y = (mg.full((n,), label, dtype="int64", device=self.device) if label is not None
-                 else mg.randint(0, self.info.num_classes, size=(n,), device=self.device))
+        y = self.sample_labels(n, label)
         for module in (self.model, self.top_prior, self.bottom_prior):
             module.eval()
         with mg.no_grad():

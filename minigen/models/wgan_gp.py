@@ -25,10 +25,10 @@ batch norm would make D(x_hat) depend on the whole batch.
     minigen eval runs/wgan-gp-8gaussians
 """
 import minigen as mg
-from minigen.training import register
+from minigen.recipe import register
 
 from .adversarial import AdversarialRecipe
-from .dcgan import ConvCritic, DCGANGenerator, check_image_shape
+from .dcgan import ConvCritic, DCGANGenerator, image_shape_problem
 from .gan import MLPDiscriminator, MLPGenerator
 
 
@@ -67,11 +67,16 @@ class WGANGPRecipe(AdversarialRecipe):
 
     default_config = {"latent_dim": 16, "hidden": 128, "depth": 3, "width": 32, "gp_weight": 10.0,
                       "lr": 1e-4, "betas": [0.0, 0.9], "n_critic": 5, "batch_size": 256, "epochs": 40}
+    option_help = {"latent_dim": "size of z", "hidden": "width of the MLPs (2-D data)",
+                   "depth": "hidden layers of each MLP (2-D data)",
+                   "width": "base channel count of the conv networks (images)",
+                   "gp_weight": "lambda, the weight of the gradient penalty",
+                   "betas": "Adam's (beta1, beta2)", "n_critic": "critic steps per generator step"}
     score_name = "critic"
 
     @classmethod
     def supports(cls, info):
-        return info.kind == "2d" or (info.kind == "image" and check_image_shape(info.shape) is None)
+        return info.kind == "2d" or (info.kind == "image" and image_shape_problem(info.shape) is None)
 
     @classmethod
     def requirement(cls):

@@ -183,7 +183,7 @@ class Module:
         return self
 
     def eval(self):
-        return self.train(False)
+        return self.train(mode=False)
 
     def zero_grad(self):
         for p in self.parameters():
@@ -210,7 +210,7 @@ class Module:
         for t in list(self.parameters()) + list(self.buffers()):
             t.data = convert(t.data)
             if t.grad is not None:
-                t.grad = Tensor._make(convert(t.grad.data), False)
+                t.grad = Tensor._make(convert(t.grad.data), requires_grad=False)
         return self
 
     # ------------------------------------------------------------------ saving and loading

@@ -15,18 +15,54 @@ sigma is the noise level of y for denoising. For noise-free observations (inpain
 it is ``fit_std``: how far a restoration may miss the observed pixels -- the model cannot reproduce
 a test image exactly, and sigma -> 0 would let the data term overrule the prior entirely.
 
-The families plug in through ``LatentModel`` (generators.py): VAE decoder means, GAN generators, and
-flow inverses g = f^{-1}. For a flow, the same solver in z (rather than MAP in x with the exact
+The families plug in through ``LatentGenerator``, which each one's ``restoration_prior()`` returns:
+VAE decoder means, GAN generators, and flow inverses g = f^{-1}. For a flow, the same solver in z (rather than MAP in x with the exact
 log p(x)) is a choice: log p(x) = log p(z) + log|det df/dx| rewards the smooth, near-blank images
 that flows overrate (the failure in docs/applications.md, section 2), while the Gaussian penalty on z
 keeps z typical (Asim et al. 2020, "Invertible generative models for inverse problems").
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Optional
+
 import numpy as np
 
 import minigen as mg
 from minigen import nn, optim
+
+from .operators import Denoise
+
+DEFAULT_STEPS = 300
+DEFAULT_RESTARTS = 4
+
+
+@dataclass
+class LatentGenerator:
+    """A family's generator for the solver: ``g`` maps latents (B, *latent_shape) to images (B, C, H, W)
+    in data space, differentiably; ``encode`` (optional) maps images to a starting z."""
+    g: Callable
+    latent_shape: tuple
+    encode: Optional[Callable] = None
+
+    def restore(self, operator, y, *, steps=None, restarts=None, lr=0.05, fit_std=0.05):
+        """x* = g(z*) for the observations ``y`` (a Tensor), as NumPy (not yet clipped): ``steps`` Adam
+        steps (default 300) from ``restarts`` starting points (default 4), the encoder's guess of the
+        lifted observation A^+ y being one of them. For a noise-free y (inpaint, superres) x* is then
+        projected onto {x : A x = y}."""
+        noise_std = operator.noise_std if isinstance(operator, Denoise) else fit_std
+        init = None
+        if self.encode is not None:
+            with mg.no_grad():
+                init = self.encode(mg.clip(operator.pinv(y), 0.0, 1.0)).detach()
+        x, _ = solve(self.g, operator.apply, y, self.latent_shape, noise_std, steps or DEFAULT_STEPS,
+                     restarts or DEFAULT_RESTARTS, lr, init)
+        if not isinstance(operator, Denoise):
+            # a noise-free y is known exactly: project g(z*) onto {x : A x = y}. The projection is
+            # orthogonal (A^+ is the pseudo-inverse) onto a set holding the truth, so it never moves x
+            # away from it.
+            x = x + operator.pinv(y - operator.apply(x))
+        return x.numpy()
 
 
 def solve(g, A, y, latent_shape, noise_std, steps=300, restarts=4, lr=0.05, init=None):

@@ -24,13 +24,13 @@ import numpy as np
 
 import minigen as mg
 from minigen import ops
-from minigen.training import UsageError
+from minigen.recipe import UsageError
 
 MASK_KINDS = ("center", "left-half", "top-half", "random")
 TASKS = ("inpaint", "denoise", "superres")
 
 
-def check_images(x, caller):
+def _check_batch_of_images(x, caller):
     """x must be a batch of images (N, C, H, W)."""
     if x.ndim != 4:
         raise UsageError(f"{caller}: expected images of shape (N, C, H, W), got shape {tuple(x.shape)}")
@@ -87,14 +87,14 @@ class SuperResolution:
         c, h, w = observed_shape
         return (c, h * self.factor, w * self.factor)
 
-    def check_image_shape(self, shape):
+    def check_divisible(self, shape):
         if shape[1] % self.factor or shape[2] % self.factor:
             raise UsageError(f"superres: images of {shape[1]}x{shape[2]} cannot be pooled by a factor "
                              f"{self.factor} (height and width must be divisible by it)")
 
     def apply(self, x):
-        check_images(x, "superres")
-        self.check_image_shape(tuple(x.shape[1:]))
+        _check_batch_of_images(x, "superres")
+        self.check_divisible(tuple(x.shape[1:]))
         return ops.avg_pool2d(x, self.factor)
 
     def adjoint(self, y):

@@ -1,10 +1,12 @@
-"""The training loop every model family shares, and the files it leaves in the run folder.
+"""A training run: the one training loop (minigen.recipe.run_steps) with a run folder around it.
 
-    for step in range(start, total):         # epoch e, batch b: the loader's order is fixed by (seed, e)
-        metrics = recipe.train_step(batch, step)
+    with the run folder locked (lock.py):
+        config   a new run's, or the saved one of the run being resumed          -> config.json
+        for each step of the loop:
+            every log_every steps: the mean of each metric since the last line    -> metrics.jsonl
+            every checkpoint_every steps and at the end: everything needed to go on -> checkpoint.npz
         a NaN or Inf metric stops the run, keeping the last good checkpoint
-        every log_every steps: the mean of each metric since the last line    -> metrics.jsonl
-        every checkpoint_every steps and at the end: everything needed to go on -> checkpoint.npz
+        the end-of-training figure                                               -> samples.png
 
 A run folder holds ``config.json`` (written at the start), ``metrics.jsonl``, ``checkpoint.npz``
 (model and optimizer state, step, epoch, batch position, random state; config in its header) and
@@ -13,13 +15,15 @@ exactly where it stopped: same weights, optimizer moments, position in the epoch
 on the CPU the resumed run's losses equal, bit for bit, those of a run never stopped.
 
 Ctrl-C is caught: the current step finishes, a checkpoint is written, and the message says how to
-resume. A second Ctrl-C stops at once (keeping the previous checkpoint).
+resume. A second Ctrl-C stops at once (keeping the previous checkpoint, if there is one).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -27,21 +31,20 @@ import time
 from dataclasses import dataclass
 
 from .. import backend, io
-from .config import (CHECKPOINT, build_recipe, check_supported, dataset_info, load_split,
-                     resolve_device, run_config, seed_everything)
+from ..recipe import (Position, Recipe, TrainingDiverged, UsageError, build_recipe, check_number,
+                      check_supported, dataset_info, load_split, make_config, prepare, resolve_device,
+                      run_steps)
+from .config import CHECKPOINT, read_run_header, run_config
+from .lock import run_lock
 from .metrics import MetricsLog, RunningMean
 from .progress import Progress
-from .registry import Recipe, UsageError, get
+from .registry import get
 
 CONFIG, METRICS, SAMPLES = "config.json", "metrics.jsonl", "samples.png"
 
 
-class TrainingDiverged(RuntimeError):
-    """A loss (or the weights) became NaN or infinite; the last good checkpoint was kept."""
-
-
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; the message says what was saved and how to resume."""
+    """Ctrl-C during training; the message says what was saved and how to go on."""
 
 
 @dataclass
@@ -100,7 +103,42 @@ class _DeferredInterrupt:
         return False
 
 
-# ---------------------------------------------------------------------------------- the loop
+# ---------------------------------------------------------------------------------- the run folder
+def _check_folder(out):
+    """``out`` must be a folder we can write, or not exist yet (then its parent must be writable)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} is a file, not a folder: give a folder for the run")
+
+
+@contextlib.contextmanager
+def _run_folder(out, stream):
+    """Create ``out`` if needed and hold its lock; the folders this call created are removed again if
+    the run stops before writing anything into them (a mistake found late, like a bad --resume)."""
+    _check_folder(out)
+    created, folder = [], os.path.abspath(out)
+    while not os.path.exists(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the run folder {out}: {e.strerror}") from None
+    try:
+        with run_lock(out, stream):
+            yield
+    except BaseException:
+        for folder in created:               # deepest first; rmdir only removes empty folders
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        raise
+
+
+def _command(*words):
+    """A shell command line, each word quoted where the shell needs it."""
+    return " ".join(shlex.quote(str(word)) for word in words)
+
+
+# ---------------------------------------------------------------------------------- train
 def train(model: str, dataset: str, *, out=None, steps: int | None = None, epochs: int | None = None,
           device="cpu", seed: int | None = None, resume: bool = False, options: dict | None = None,
           log_every: int = 10, checkpoint_every: int = 500, callback=None, stream=None) -> Run:
@@ -110,52 +148,46 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     The run lasts ``steps`` optimisation steps, or else ``epochs`` passes over the training set (default:
     the config's ``epochs``). ``callback(step, metrics)`` is called after every step.
     """
-    from .. import data
     recipe_cls, info = get(model), dataset_info(dataset)
     check_supported(recipe_cls, info)
     device = resolve_device(device)
     if steps is not None and epochs is not None:
         raise UsageError("give --steps or --epochs, not both")
     for name, value in (("steps", steps), ("epochs", epochs)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise UsageError(f"--{name} must be a positive integer, got {value!r}")
-    out = os.fspath(out or os.path.join("runs", f"{model}-{dataset}"))
+        if value is not None:
+            check_number(f"--{name}", value, integer=True, positive=True)
+    make_config(recipe_cls, dataset, 0 if seed is None else seed, options)   # bad options: before any folder
+    out = os.fspath(out or os.path.join("runs", f"{recipe_cls.name}-{dataset}"))
+    with _run_folder(out, stream):
+        return _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume, options,
+                                log_every, checkpoint_every, callback, stream)
+
+
+def _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume, options, log_every,
+                     checkpoint_every, callback, stream) -> Run:
+    model, dataset = recipe_cls.name, info.name
     ckpt_path = os.path.join(out, CHECKPOINT)
     config = run_config(recipe_cls, dataset, out, epochs, seed, resume, options)
-
+    if epochs is not None:
+        config.pop("steps", None)            # a resumed run given --epochs gets its length from them
     x, y = load_split(dataset, "train")
-    try:
-        loader = data.DataLoader(x, y, batch_size=config.get("batch_size", 64), shuffle=True,
-                                 drop_last=recipe_cls.drop_last, seed=config["seed"], device=device)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    steps_per_epoch = len(loader)
-    if steps is not None:
-        config["steps"] = steps
-    elif epochs is not None or not resume:
-        config["steps"] = int(config.get("epochs", 1)) * steps_per_epoch
+    recipe, loader = prepare(recipe_cls, info, config, x, y, device, steps)
     total = config["steps"]
-    config["device"] = str(device)
 
-    # build (the same initial draws on a resume, then overwritten by the checkpoint)
-    seed_everything(config["seed"])
-    recipe = build_recipe(recipe_cls, config, info, device)
-    step, epoch, position, elapsed, window = 0, 0, 0, 0.0, RunningMean()
+    position, elapsed, window = Position(), 0.0, RunningMean()
     if resume:
-        saved = io.load(ckpt_path)
+        saved = _load_checkpoint(ckpt_path, recipe)
         if saved["step"] > total:
             raise UsageError(f"--resume: the checkpoint is at step {saved['step']}, past the "
                              f"{total} steps asked for")
-        recipe.load_state_dict(saved["model"])
         backend.set_rng_state(saved["rng"])
-        step, epoch, position = saved["step"], saved["epoch"], saved["batch"]
+        position = Position(saved["step"], saved["epoch"], saved["batch"])
         elapsed, window = saved["time"], RunningMean(saved["window"])
-    os.makedirs(out, exist_ok=True)
     with io.atomic_write(os.path.join(out, CONFIG), "w") as f:
         json.dump(config, f, indent=2)
-    log = MetricsLog(os.path.join(out, METRICS), resume_at=step if resume else None)
-    progress = Progress(total, start=step, desc=f"{model}/{dataset}", stream=stream)
-    last_saved = step if resume else None
+    log = MetricsLog(os.path.join(out, METRICS), resume_at=position.step if resume else None)
+    progress = Progress(total, start=position.step, desc=f"{model}/{dataset}", stream=stream)
+    last_saved = position.step if resume else None
     t_start = time.perf_counter() - elapsed
 
     def save_checkpoint():
@@ -163,56 +195,45 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
         state = recipe.state_dict()
         bad = _first_bad(state)
         if bad:
-            raise TrainingDiverged(f"the weights are no longer finite after step {step} ({bad}); "
-                                   f"{_kept(last_saved, ckpt_path)}")
-        io.save({"model": state, "step": step, "epoch": epoch, "batch": position,
+            raise TrainingDiverged(f"the weights are no longer finite after step {position.step} ({bad})")
+        io.save({"model": state, "step": position.step, "epoch": position.epoch, "batch": position.batch,
                  "rng": backend.get_rng_state(), "window": window.state_dict(),
                  "time": time.perf_counter() - t_start},
-                ckpt_path, header={"model": model, "dataset": dataset, "step": step, "config": config})
-        last_saved = step
+                ckpt_path, header={"model": model, "dataset": dataset, "step": position.step, "config": config})
+        last_saved = position.step
 
-    in_step = False          # True while the model may hold a half-applied update
-    recipe.train()
+    def after_step(position, metrics):
+        window.add(metrics)
+        step = position.step
+        if step % log_every == 0 or step == total:
+            log.write({"step": step, "epoch": position.epoch if position.batch else position.epoch - 1,
+                       **window.pop(), "lr": recipe.learning_rate(),
+                       "time": round(time.perf_counter() - t_start, 3)})
+        progress.update(step, metrics)
+        if step % checkpoint_every == 0 and step < total:
+            save_checkpoint()
+        if callback is not None:
+            callback(step, metrics)
+        if interrupt.requested:
+            raise KeyboardInterrupt
+
     try:
         with _DeferredInterrupt() as interrupt:
-            while step < total:
-                for batch in loader.batches(epoch, start=position):
-                    in_step = True
-                    metrics = {k: float(v) for k, v in recipe.train_step(batch, step).items()}
-                    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-                    if bad:
-                        raise TrainingDiverged(
-                            f"{bad[0]} is {metrics[bad[0]]} at step {step + 1}: training stopped; "
-                            f"{_kept(last_saved, ckpt_path)}")
-                    window.add(metrics)
-                    step, position = step + 1, position + 1
-                    if position == steps_per_epoch:
-                        epoch, position = epoch + 1, 0
-                    in_step = False
-                    if step % log_every == 0 or step == total:
-                        log.write({"step": step, "epoch": epoch if position else epoch - 1,
-                                   **window.pop(), "lr": recipe.learning_rate(),
-                                   "time": round(time.perf_counter() - t_start, 3)})
-                    progress.update(step, metrics)
-                    if step % checkpoint_every == 0 and step < total:
-                        save_checkpoint()
-                    if callback is not None:
-                        callback(step, metrics)
-                    if interrupt.requested:
-                        raise KeyboardInterrupt
-                    if step >= total:
-                        break
+            run_steps(recipe, loader, total, position, after_step)
             save_checkpoint()
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; {_kept(last_saved, ckpt_path)}") from None
     except KeyboardInterrupt:
         progress.close()
-        if in_step:
-            what = (f"interrupted in the middle of step {step + 1}, whose update may be half applied, "
-                    f"so nothing was saved; {_kept(last_saved, ckpt_path)}")
-        else:
-            save_checkpoint()
-            what = f"interrupted after step {step}/{total}; checkpoint saved to {ckpt_path}"
-        raise TrainingInterrupted(f"{what}\nresume with: minigen train {model} --dataset {dataset} "
-                                  f"--out {out} --resume") from None
+        saved_now = False
+        if not position.in_step:
+            try:
+                save_checkpoint()
+                saved_now = True
+            except KeyboardInterrupt:        # a second Ctrl-C while the checkpoint was being written
+                pass
+        raise TrainingInterrupted(_interrupted(position, total, last_saved, saved_now, ckpt_path, model,
+                                               dataset, out)) from None
     finally:
         log.close()
         progress.close()
@@ -221,7 +242,25 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     x_test, y_test = load_split(dataset, "test")
     backend.manual_seed(config["seed"])       # the same figure every time
     recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test)
-    return Run(recipe, config, step, out)
+    return Run(recipe, config, position.step, out)
+
+
+def _interrupted(position, total, last_saved, saved_now, ckpt_path, model, dataset, out):
+    """What Ctrl-C left behind, and the command that goes on from there (only if one can)."""
+    if position.in_step:
+        what = (f"interrupted in the middle of step {position.step + 1}, whose update may be half applied, "
+                "so nothing was saved")
+    elif saved_now:
+        what = f"interrupted after step {position.step}/{total}; checkpoint saved to {ckpt_path}"
+    else:
+        what = f"interrupted after step {position.step}/{total} while saving, so nothing new was saved"
+    if last_saved is None:
+        return (f"{what}; no checkpoint had been written yet, so there is nothing to resume: run the "
+                "same command again to start over")
+    if not saved_now:
+        what += f"; {_kept(last_saved, ckpt_path)}"
+    command = _command("minigen", "train", model, "--dataset", dataset, "--out", out, "--resume")
+    return f"{what}\nresume with: {command}"
 
 
 def _kept(last_saved, ckpt_path):
@@ -230,17 +269,29 @@ def _kept(last_saved, ckpt_path):
     return f"the last good checkpoint (step {last_saved}) is kept in {ckpt_path}"
 
 
+# ---------------------------------------------------------------------------------- checkpoints
+def _load_checkpoint(ckpt_path, recipe) -> dict:
+    """The saved state, loaded into ``recipe``; a damaged file or one from another model is a UsageError."""
+    try:
+        saved = io.load(ckpt_path)
+        recipe.load_state_dict(saved["model"])
+        return saved
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        reason = str(e).replace(f"{ckpt_path}: ", "").replace(f"{ckpt_path} ", "")
+        raise UsageError(f"{ckpt_path} cannot be loaded into a '{recipe.name}' model: {reason}") from None
+
+
 def load_run(out, device=None) -> Run:
     """The model saved in the run folder ``out``, rebuilt from its checkpoint, in eval mode.
 
     ``device`` defaults to the one it was trained on (the CPU if that GPU is not here).
     """
     ckpt_path = os.path.join(os.fspath(out), CHECKPOINT)
-    if not os.path.exists(ckpt_path):
-        raise UsageError(f"no checkpoint in {out} (expected {ckpt_path}); train one with "
-                         f"'minigen train MODEL --dataset NAME --out {out}'")
-    header = io.read_header(ckpt_path)
-    config = header["config"]
+    if not os.path.isfile(ckpt_path):
+        missing = "" if os.path.isdir(out) else "; the folder does not exist"
+        raise UsageError(f"no checkpoint in {out} (expected {ckpt_path}{missing}); train one with "
+                         f"'{_command('minigen', 'train', 'MODEL', '--dataset', 'NAME', '--out', out)}'")
+    config = read_run_header(ckpt_path)["config"]
     if device is None:
         device = config.get("device", "cpu")
         if device != "cpu" and not backend.cuda_is_available():
@@ -249,7 +300,6 @@ def load_run(out, device=None) -> Run:
     device = resolve_device(device)
     backend.manual_seed(config["seed"])
     recipe = build_recipe(recipe_cls, config, dataset_info(config["dataset"]), device)
-    saved = io.load(ckpt_path)
-    recipe.load_state_dict(saved["model"])
+    saved = _load_checkpoint(ckpt_path, recipe)
     recipe.eval()
     return Run(recipe, config, int(saved["step"]), os.fspath(out))

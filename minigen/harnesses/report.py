@@ -32,7 +32,7 @@ LIKELIHOOD_CONVENTION = {
 SAMPLE_NOTES = {
     "image": (
         "Sample metrics use n samples per family against n held-out test images, on the features of the "
-        "toolkit's classifier trained on this dataset (minigen.eval.features). Classifier FID compares "
+        "toolkit's classifier trained on this dataset (minigen.harnesses.features). Classifier FID compares "
         "models on this dataset only (not Inception-FID); precision/recall: k = 3 nearest neighbours; "
         "class entropy: of the classifier's labels of the samples, log2(10) = 3.32 bits when balanced; "
         "memorisation ratio: median distance of a sample to its nearest training image over the same for "
@@ -40,7 +40,7 @@ SAMPLE_NOTES = {
     "2d": (
         "Energy distance of n samples to n held-out points (its floor: train vs test points); for the "
         "Gaussian mixtures, modes captured (at least 1/5 of a fair share of samples within 3 std) and the "
-        "share of samples within 3 std of a centre (minigen.eval.modes)."),
+        "share of samples within 3 std of a centre (minigen.metrics.modes)."),
 }
 
 COST_NOTE = ("Cost: parameters of every module of the family; training time (wall clock, including "

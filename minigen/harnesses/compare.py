@@ -7,7 +7,7 @@ judged by the same metrics, over several seeds.
                 (the same wall-clock seconds, or the same number of optimisation steps, for all)
             draw n samples with recipe.sample(n)            (class-balanced for conditional models)
             metrics  = recipe.evaluate(x_test, y_test)      likelihood where the family defines one
-                     + sample metrics                       images: minigen.eval.sample_quality on
+                     + sample metrics                       images: minigen.metrics.sample_quality on
                                                             classifier features; 2-D: energy distance,
                                                             modes captured, high-quality share
                      + cost                                 parameters, training time and steps,
@@ -34,9 +34,9 @@ import numpy as np
 
 import minigen as mg
 from minigen import training
-from minigen.training.config import load_split
+from minigen.metrics import distances, modes, sample_quality
+from minigen.training import load_split
 
-from . import distances, modes, sample_quality
 from .features import FeatureExtractor
 
 FEW_STEPS = 50          # fewer optimisation steps than this: the budget was too small to train
@@ -210,7 +210,7 @@ def summarise(runs):
 def compare(dataset, models=None, budget_seconds=60.0, steps=None, seeds=2, device="cpu", out=None,
             n_samples=None, sample_steps=50, feature_cache="runs/features", log=print, on_family=None):
     """Train and evaluate every applicable family on ``dataset``; returns the results dict that the
-    report writers (minigen.eval.report) turn into DIR/report.md, report.html and results.json.
+    report writers (minigen.harnesses.report) turn into DIR/report.md, report.html and results.json.
 
     ``steps`` (if given) replaces the wall-clock ``budget_seconds``; ``sample_steps`` is passed to
     families with a step-count sampler (DDIM). ``on_family(results)`` is called after each family, so

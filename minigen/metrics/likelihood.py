@@ -1,5 +1,18 @@
-r"""Likelihood yardsticks for density models: the true entropy of a 2-D toy set, and a full-covariance
-Gaussian baseline for dequantised images.
+r"""Likelihood units and yardsticks: bits per dimension, the log-mean-exp of importance weights (IWAE),
+the true entropy of a 2-D toy set, and a full-covariance Gaussian baseline for dequantised images.
+
+Likelihoods need discrete data to be comparable across models: image pixels are binarised or
+dequantised first (minigen.data.pixels), and a negative log-likelihood in nats per example is reported
+per dimension in bits:
+
+    bits/dim = nats / (D log 2)                                                   (bits_per_dim)
+
+Importance-weighted bound (Burda et al., 2016): with z_1..z_k ~ q(z|x) and weights
+w_i = p(x, z_i) / q(z_i|x),
+
+    log p(x) >= L_k = log (1/k) sum_i w_i = logsumexp_i(log w_i) - log k          (log_mean_exp)
+
+L_1 is the ELBO, L_k <= L_{k+1} in expectation, and L_k -> log p(x) as k grows.
 
 True entropy (the best NLL any model can reach on fresh data, in nats per example):
 
@@ -7,7 +20,7 @@ True entropy (the best NLL any model can reach on fresh data, in nats per exampl
     standard error = std_i(log p(x_i)) / sqrt(n)
 
 Gaussian baseline: fit mean m and covariance S to dequantised training pixels y (D dims), score the
-test pixels, and convert to bits/dim of the discrete data as flows do (minigen.flows.dequantize):
+test pixels, and convert to bits/dim of the discrete data as flows do (minigen.data.pixels):
 
     nll_nats = -log N(y; m, S) + D log L,        bits/dim = nll_nats / (D log 2)
 
@@ -17,9 +30,25 @@ piled up at 0 and 1 are far from Gaussian, their logits less so):
 
     log p(y) = log N(v; m, S) + sum_i [log(1 - 2 alpha) - log s_i - log(1 - s_i)]
 """
+import math
+
 import numpy as np
 
-from ..data import toy2d
+from .. import ops
+from ..data import pixels, toy2d
+
+
+def bits_per_dim(nats, dims):
+    """Convert a negative log-likelihood per example in nats to bits per dimension (a float, or an array
+    or Tensor of them)."""
+    nats = float(nats) if isinstance(nats, (int, float, np.floating)) else nats
+    return nats / (dims * math.log(2.0))
+
+
+def log_mean_exp(values, axis=0):
+    """log (1/k) sum_i exp(values_i) along ``axis`` (k = its length), computed stably (a Tensor)."""
+    k = values.shape[axis]
+    return ops.logsumexp(values, axis=axis) - math.log(k)
 
 
 def true_entropy(name, x):
@@ -49,8 +78,7 @@ def gaussian_baseline_bits_per_dim(x_train, x_test, levels, logit_alpha=None, se
     rng = np.random.default_rng(seed)
 
     def dequantized(x):
-        k = np.round(np.asarray(x, dtype=np.float64) * (levels - 1))
-        y = ((k + rng.random(k.shape)) / levels).reshape(len(k), -1)
+        y = pixels.dequantize(np.asarray(x, dtype=np.float64), levels, rng).reshape(len(x), -1)
         if logit_alpha is None:
             return y, 0.0
         s = logit_alpha + (1 - 2 * logit_alpha) * y
@@ -62,3 +90,4 @@ def gaussian_baseline_bits_per_dim(x_train, x_test, levels, logit_alpha=None, se
     dims = int(np.prod(np.shape(x_test)[1:]))
     nll = -log_p.mean() + dims * np.log(levels)
     return float(nll / (dims * np.log(2)))
+

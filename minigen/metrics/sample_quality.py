@@ -1,6 +1,6 @@
 """Sample quality and diversity of a generative model, measured on features of one shared network.
 
-Let r_1..r_N be features of real images and g_1..g_M features of generated ones (minigen.eval.features:
+Let r_1..r_N be features of real images and g_1..g_M features of generated ones (minigen.harnesses.features:
 the penultimate layer of the toolkit's classifier, trained on the same dataset).
 
 Frechet distance of the two Gaussians fitted to the features (FID, Heusel et al. 2017)::

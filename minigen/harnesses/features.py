@@ -15,7 +15,6 @@ import os
 
 import numpy as np
 
-import minigen as mg
 from minigen import training
 
 
@@ -53,13 +52,7 @@ class FeatureExtractor:
 
     def features(self, x, batch_size=500):
         """phi(x) as a float64 NumPy array (N, F)."""
-        x = self._check(x)
-        model = self.recipe.model
-        model.eval()
-        with mg.no_grad():
-            parts = [model.features(mg.tensor(x[i:i + batch_size], device=self.recipe.device)).numpy()
-                     for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts).astype(np.float64)
+        return self.recipe.features(self._check(x), batch_size)
 
     def predict(self, x):
         """The classifier's label for each image, (N,) int64."""
