@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from . import anomaly
+from .broadcast import sum_to
 from .grad_mode import set_grad_enabled
 from .tensor import Tensor
 
@@ -121,11 +122,10 @@ def _as_input_grad(g, inp, ctx, create_graph):
                 f"{ctx.fn.__name__} has no second derivative in minigen: its backward works on plain "
                 "arrays, which create_graph=True cannot differentiate. Use composed operations for "
                 "this part of the model, or ask only for first derivatives.")
-        g = Tensor._make(g, False)
+        g = Tensor._make(g)
     if g.data.shape != inp.data.shape:
-        from .. import ops
         try:
-            g = ops.sum_to(g, inp.shape)          # broadcasting in the forward: sum it back
+            g = sum_to(g, inp.shape)              # broadcasting in the forward: sum it back
         except ValueError:
             raise ValueError(f"{ctx.fn.__name__}.backward returned a gradient of shape {g.shape} for an "
                              f"input of shape {inp.shape}") from None
@@ -152,7 +152,7 @@ def _root_grad(root, grad):
             raise RuntimeError(
                 f"backward: the output has shape {root.shape}, not a scalar; pass a gradient of that "
                 "shape (backward(grad)) or reduce it first, e.g. loss.sum().backward()")
-        return Tensor._make(get_array_module(root.data).ones_like(root.data), False)
+        return Tensor._make(get_array_module(root.data).ones_like(root.data))
     if not isinstance(grad, Tensor):
         grad = Tensor(grad, dtype=root.dtype, device=root.device)
     if grad.shape != root.shape:
@@ -168,7 +168,7 @@ def _add(grads, t, g, create_graph):
     elif create_graph:
         grads[id(t)] = prev + g
     else:
-        grads[id(t)] = Tensor._make(prev.data + g.data, False)
+        grads[id(t)] = Tensor._make(prev.data + g.data)
 
 
 def _accumulate_into_leaf(t, g, create_graph):
@@ -176,12 +176,12 @@ def _accumulate_into_leaf(t, g, create_graph):
         if not create_graph and not g.data.flags.c_contiguous:
             # e.g. a gradient that arrives as a broadcast view; optimizers run several elementwise
             # passes over .grad, each ~5x slower on a strided layout
-            g = Tensor._make(get_array_module(g.data).ascontiguousarray(g.data), False)
+            g = Tensor._make(get_array_module(g.data).ascontiguousarray(g.data))
         t.grad = g
     elif create_graph:
         t.grad = t.grad + g
     else:
-        t.grad = Tensor._make(t.grad.data + g.data, False)
+        t.grad = Tensor._make(t.grad.data + g.data)
 
 
 # ------------------------------------------------------------------------------ public entry points

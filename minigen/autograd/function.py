@@ -145,7 +145,7 @@ class Function:
             out = _keep_float_precision(arrays, out)
         if anomaly._enabled:
             anomaly.check_forward(cls, args, out)
-        result = Tensor._make(out, record)
+        result = Tensor._make(out, requires_grad=record)
         if record:
             result._ctx = ctx
             if ctx._saved:
@@ -203,7 +203,7 @@ def _keep_saved(ctx, args, arrays, out, result):
             if isinstance(item, Tensor) or not _is_array(item):
                 saved.append(item)
             else:
-                saved.append(Tensor._make(item, False))
+                saved.append(Tensor._make(item))
     ctx._saved = tuple(saved)
     ctx._versions = tuple(versions)
 

@@ -56,7 +56,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     weights = []
     for out in outputs:
         xp = backend.get_array_module(out.data)
-        weights.append(Tensor._make(xp.asarray(rng.standard_normal(out.shape)), False))
+        weights.append(Tensor._make(xp.asarray(rng.standard_normal(out.shape))))
     analytic = autograd_grad(_weighted_sum(outputs, weights), [t for _, t in checked], allow_unused=True)
 
     for (i, t), g in zip(checked, analytic):
@@ -95,7 +95,7 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
     weights = []
     for out in outputs:
         xp = backend.get_array_module(out.data)
-        weights.append(Tensor._make(xp.asarray(rng.standard_normal(out.shape)), False))
+        weights.append(Tensor._make(xp.asarray(rng.standard_normal(out.shape))))
 
     def first_derivative(*xs):
         outs = _as_outputs(fn(*xs))

@@ -2,8 +2,8 @@
 
 ``x.data`` is the raw ``numpy.ndarray`` or ``cupy.ndarray``; ``x._ctx`` is the node of the Function
 that produced it (None for leaves: data and parameters). ``loss.backward()`` walks those nodes back
-to the leaves and fills in ``.grad``. Arithmetic, reductions and the rest are attached as methods in
-``minigen/ops/tensor_methods.py``.
+to the leaves and fills in ``.grad``. Arithmetic, reductions, ``to(device)`` and the rest are
+attached as methods in ``minigen/ops/tensor_methods.py``, because they are operations.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, data, requires_grad):
+    def _make(cls, data, requires_grad=False):
         """Fast constructor for the engine: wraps an array as is."""
         t = object.__new__(cls)
         t.data = data
@@ -116,7 +116,7 @@ class Tensor:
 
     def detach(self):
         """The same data, cut off from the graph."""
-        return Tensor._make(self.data, False)
+        return Tensor._make(self.data)
 
     def mark_changed(self):
         """Record an in-place change of ``self.data``: a pending backward that saved this tensor will
@@ -141,21 +141,6 @@ class Tensor:
     def tolist(self):
         return backend.to_numpy(self.data).tolist()
 
-    def to(self, device=None, dtype=None):
-        """Move to a device and/or cast; differentiable (gradients flow back to the source)."""
-        from .. import ops
-        out = self
-        if device is not None and backend.device(device) != self.device:
-            out = ops.to_device(out, device)
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            out = ops.astype(out, dtype)
-        return out
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def cuda(self, index: int = 0):
-        return self.to(f"cuda:{index}")
 
 
 from . import engine as _engine  # noqa: E402  (the engine imports Tensor)

@@ -16,8 +16,8 @@ def _shape(shape):
     return tuple(int(s) for s in shape)
 
 
-def _make(array, requires_grad):
-    t = Tensor._make(array, False)
+def _make(array, *, requires_grad):
+    t = Tensor._make(array)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -30,7 +30,7 @@ def _filled(fill, shape, dtype, device, requires_grad):
     dev = backend.device(device)
     with backend.on_device(dev):
         arr = dev.xp.full(_shape(shape), fill, dtype=dtype or DEFAULT_DTYPE)
-    return _make(arr, requires_grad)
+    return _make(arr, requires_grad=requires_grad)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
@@ -54,14 +54,14 @@ def arange(start, stop=None, step=1, dtype=None, device=None):
         arr = dev.xp.arange(start, stop, step, dtype=dtype)
     if dtype is None and arr.dtype == np.float64:
         arr = arr.astype(DEFAULT_DTYPE)
-    return Tensor._make(arr, False)
+    return Tensor._make(arr)
 
 
 def linspace(start, stop, num, dtype=None, device=None):
     dev = backend.device(device)
     with backend.on_device(dev):
         arr = dev.xp.linspace(start, stop, num, dtype=dtype or DEFAULT_DTYPE)
-    return Tensor._make(arr, False)
+    return Tensor._make(arr)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
@@ -69,7 +69,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     dev = backend.device(device)
     with backend.on_device(dev):
         arr = backend.generator(dev).standard_normal(_shape(shape), dtype=dtype or DEFAULT_DTYPE)
-    return _make(arr, requires_grad)
+    return _make(arr, requires_grad=requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
@@ -77,7 +77,7 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     dev = backend.device(device)
     with backend.on_device(dev):
         arr = backend.generator(dev).random(_shape(shape), dtype=dtype or DEFAULT_DTYPE)
-    return _make(arr, requires_grad)
+    return _make(arr, requires_grad=requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=np.int64, device=None):
@@ -89,7 +89,7 @@ def randint(low, high=None, size=(), dtype=np.int64, device=None):
         gen = backend.generator(dev)
         size = (size,) if isinstance(size, int) else tuple(size)
         arr = gen.integers(low, high, size=size).astype(dtype)
-    return Tensor._make(arr, False)
+    return Tensor._make(arr)
 
 
 def zeros_like(x, dtype=None, requires_grad=False):

@@ -34,7 +34,7 @@ def astype(x, dtype):
     if np.dtype(dtype) == x.dtype:
         return x
     if not x.requires_grad:
-        return Tensor._make(x.data.astype(dtype), False)
+        return Tensor._make(x.data.astype(dtype))
     return AsType.apply(x, np.dtype(dtype))
 
 
@@ -64,7 +64,7 @@ def one_hot(indices, num_classes, dtype=np.float32):
         raise TypeError(f"one_hot: indices must be integers, got {idx.dtype}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got [{int(idx.min())}, {int(idx.max())}]")
-    return Tensor._make((idx[..., None] == xp.arange(num_classes)).astype(dtype), False)
+    return Tensor._make((idx[..., None] == xp.arange(num_classes)).astype(dtype))
 
 
 def embedding(indices, weight):

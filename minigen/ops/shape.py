@@ -7,6 +7,7 @@ the indexed positions.
 import builtins
 
 from ..autograd import Function, Tensor
+from ..autograd.broadcast import BroadcastTo, SumTo, broadcast_to, sum_to  # noqa: F401  (ops' names)
 from ..backend import get_array_module, scatter_add
 
 
@@ -42,48 +43,6 @@ class Transpose(Function):
         for i, a in enumerate(ctx.axes):
             inverse[a] = i
         return grad.transpose(inverse), None
-
-
-class BroadcastTo(Function):
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.shape = x.shape
-        try:
-            return get_array_module(x).broadcast_to(x, shape)
-        except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
-
-    @staticmethod
-    def backward(ctx, grad):
-        return sum_to(grad, ctx.shape), None
-
-
-def _sum_to_array(x, shape):
-    """Sum the array ``x`` over the axes that broadcasting added or stretched to reach ``shape``."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    lead = x.ndim - len(shape)
-    if lead < 0:
-        raise ValueError(f"cannot sum shape {x.shape} to the larger shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    for i, n in enumerate(shape):
-        if n != 1 and x.shape[lead + i] != n:
-            raise ValueError(f"cannot sum shape {x.shape} to {shape}")
-    y = x.sum(axis=axes, keepdims=True)
-    return y.reshape(shape) if lead else y
-
-
-class SumTo(Function):
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.shape = x.shape
-        return _sum_to_array(x, shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return broadcast_to(grad, ctx.shape), None
 
 
 def _plain_index(index):
@@ -183,18 +142,6 @@ def swapaxes(x, a, b):
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return Transpose.apply(x, tuple(axes))
-
-
-def broadcast_to(x, shape):
-    if tuple(x.shape) == tuple(shape):
-        return x
-    return BroadcastTo.apply(x, tuple(shape))
-
-
-def sum_to(x, shape):
-    if tuple(x.shape) == tuple(shape):
-        return x
-    return SumTo.apply(x, tuple(shape))
 
 
 def flatten(x, start_axis=0, end_axis=-1):

@@ -3,6 +3,9 @@
 ``x + y`` calls ``Tensor.__add__``, which is ``ops.add``, which is ``Add.apply``: follow that chain
 to the array call. Methods follow NumPy's names (axis, keepdims, reshape, transpose, astype).
 """
+import numpy as np
+
+from .. import backend
 from ..autograd import Tensor
 from . import arithmetic as A, math as M, reduce as R, shape as S, linalg as L, misc
 
@@ -13,7 +16,7 @@ def _raw(other):
 
 def _compare(op):
     def method(self, other):
-        return Tensor._make(op(self.data, _raw(other)), False)   # comparisons are not differentiable
+        return Tensor._make(op(self.data, _raw(other)))   # comparisons are not differentiable
     return method
 
 
@@ -55,10 +58,23 @@ def _bind():
     T.matmul = L.matmul
     T.astype = misc.astype
     T.T = property(lambda self: S.transpose(self))
-    T.argmax = lambda self, axis=None: Tensor._make(self.data.argmax(axis=axis), False)
-    T.argmin = lambda self, axis=None: Tensor._make(self.data.argmin(axis=axis), False)
+    T.argmax = lambda self, axis=None: Tensor._make(self.data.argmax(axis=axis))
+    T.argmin = lambda self, axis=None: Tensor._make(self.data.argmin(axis=axis))
     T.float = lambda self: misc.astype(self, "float32")
     T.double = lambda self: misc.astype(self, "float64")
+    T.to = _to
+    T.cpu = lambda self: _to(self, "cpu")
+    T.cuda = lambda self, index=0: _to(self, f"cuda:{index}")
+
+
+def _to(self, device=None, dtype=None):
+    """Move to a device and/or cast; differentiable (gradients flow back to the source)."""
+    out = self
+    if device is not None and backend.device(device) != self.device:
+        out = misc.to_device(out, device)
+    if dtype is not None and np.dtype(dtype) != self.dtype:
+        out = misc.astype(out, dtype)
+    return out
 
 
 _bind()
