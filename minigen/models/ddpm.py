@@ -145,6 +145,8 @@ class DDPMRecipe(Recipe):
             raise ValueError(f"variance must be 'beta' or 'beta_tilde', got {config['variance']!r}")
         num_classes = info.num_classes if self.conditional else None
         schedule = NoiseSchedule.from_name(config["schedule"], config["timesteps"])
+        # samples.png by DDIM in 50 steps, not T ancestral ones (``minigen sample`` keeps those)
+        self.preview_steps = min(50, config["timesteps"])
         if self.is_image:
             denoiser = UNet(info.shape, config["channels"], config["channel_mults"], config["dropout"],
                             num_classes)
@@ -169,6 +171,9 @@ class DDPMRecipe(Recipe):
         self.optimizer.step()
         self.ema.update()
         return {"loss": loss.item(), "grad_norm": float(grad_norm)}
+
+    def preview_sampler(self):
+        return f"DDIM, {self.preview_steps} steps"
 
     def sample(self, n, label=None, steps=None, guidance=None, callback=None):
         """n samples in data space; DDIM with ``steps`` steps, else ancestral over all T."""

@@ -241,7 +241,10 @@ def _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume,
     recipe.eval()
     x_test, y_test = load_split(dataset, "test")
     backend.manual_seed(config["seed"])       # the same figure every time
-    recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test)
+    started = time.perf_counter()
+    if recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test):
+        print(f"preview: {os.path.join(out, SAMPLES)} ({recipe.preview_sampler()}, "
+              f"{time.perf_counter() - started:.1f} s)", file=stream or sys.stderr)
     return Run(recipe, config, position.step, out)
 
 
