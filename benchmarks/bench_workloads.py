@@ -507,10 +507,9 @@ FAMILIES = [   # model, dataset, extra options (the recipe's defaults otherwise)
 
 
 def family_table(device, steps):
-    import minigen as mg
     from minigen.training import train, get
     print(f"\n`minigen train MODEL --dataset NAME --steps {steps}` (median ms per step after 2; preview = "
-          "samples.png at the end)")
+          "samples.png at the end; default run = default steps x ms/step + preview)")
     print(f"{'model':<10}{'dataset':<12}{'ms/step':>10}{'preview s':>11}{'default steps':>15}"
           f"{'default run':>13}")
     for model, dataset, options in FAMILIES:
@@ -527,16 +526,21 @@ def family_table(device, steps):
             total = time.perf_counter() - t0
         per_step = statistics.median(b - a for a, b in zip(stamps[2:], stamps[3:]))
         preview = total - (stamps[-1] - t0)
-        recipe = get(model)
-        info = mg.training.config.dataset_info(dataset)
-        x, _ = mg.data.load(dataset, split="train")
-        batch = recipe.default_config.get("batch_size", 64)
-        per_epoch = len(x) // batch if recipe.drop_last else -(-len(x) // batch)
-        default_steps = int(recipe.default_config.get("epochs", 1)) * per_epoch
+        default_steps = default_length(get(model), dataset, options)
         minutes = (default_steps * per_step + preview) / 60
         print(f"{model:<10}{dataset:<12}{per_step * 1e3:>10.1f}{preview:>11.1f}{default_steps:>15}"
               f"{minutes:>11.1f} m", flush=True)
-        del run, info
+        del run
+
+
+def default_length(recipe, dataset, options):
+    """Steps of `minigen train MODEL --dataset NAME` with the family's default epochs and batch size."""
+    import minigen as mg
+    config = {**recipe.default_config, **options}
+    x, _ = mg.data.load(dataset, split="train")
+    batch = min(config.get("batch_size", 64), len(x))
+    per_epoch = len(x) // batch if recipe.drop_last else -(-len(x) // batch)
+    return int(config.get("epochs", 1)) * per_epoch
 
 
 def main():

@@ -172,11 +172,18 @@ def scatter_add(target, index, values):
     return target
 
 
+_scipy_special = None
+
+
 def special(xp):
     """scipy.special or cupyx.scipy.special, for erf and friends."""
     if xp is np:
-        import scipy.special
-        return scipy.special
+        global _scipy_special
+        if _scipy_special is None:
+            import scipy.special
+            parallel.pin_blas_to_one_thread()     # SciPy loads a BLAS of its own
+            _scipy_special = scipy.special
+        return _scipy_special
     import cupyx.scipy.special
     return cupyx.scipy.special
 
