@@ -5,7 +5,8 @@
     (x * x).sum().backward()        # x.grad == 2 x
 
 Layers, lowest first: backend (NumPy/CuPy, devices, random state), autograd (Tensor, Function,
-backward), ops, nn, optim, distributions, flows, diffusion, data, eval, viz, models, training, cli. See docs/ and ../shared/DESIGN.md.
+backward), ops, nn, optim, distributions, flows, diffusion, data, eval, viz, distributed, models, training,
+cli. See docs/ and ../shared/DESIGN.md.
 """
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ from . import data
 from . import distributions
 from . import flows
 from . import diffusion
+from . import distributed
 from .io import save, load
 
 float32 = "float32"

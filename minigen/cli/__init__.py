@@ -39,12 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run one command; returns the exit status (0 on success)."""
+    from .. import distributed
     from ..training import TrainingDiverged, TrainingInterrupted, UsageError
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    launch = distributed.launched_by_mpi()
+    if args.command != "train" and launch is not None and launch[0] != 0:
+        return 0       # under mpiexec only `train` is data-parallel; the other commands run on rank 0
     try:
         return args.run(args) or 0
     except UsageError as e:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from ..training import UsageError, get, train
+from .. import distributed
+from ..training import TrainingDiverged, TrainingInterrupted, UsageError, get, train
+from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def add_commands(commands) -> None:
@@ -75,8 +77,16 @@ def run_train(args) -> int:
     for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
         if value is not None:
             options[key] = value
-    run = train(args.model, args.dataset, out=args.out, steps=args.steps, epochs=args.epochs,
-                device=args.device, seed=args.seed, resume=args.resume, options=options)
-    print(f"trained {run.config['model']} on {run.config['dataset']} for {run.step} steps; "
-          f"run folder {run.out} (evaluate with: minigen eval {run.out})", file=sys.stderr)
+    try:
+        run = train(args.model, args.dataset, out=args.out, steps=args.steps, epochs=args.epochs,
+                    device=args.device, seed=args.seed, resume=args.resume, options=options)
+    except (UsageError, TrainingDiverged, TrainingInterrupted) as e:
+        # under mpiexec every rank stops with this same error; rank 0 alone reports it
+        if not distributed.current().is_root:
+            raise SystemExit(EXIT_USAGE if isinstance(e, UsageError) else
+                             EXIT_FAILED if isinstance(e, TrainingDiverged) else EXIT_INTERRUPTED) from None
+        raise
+    if distributed.current().is_root:
+        print(f"trained {run.config['model']} on {run.config['dataset']} for {run.step} steps; "
+              f"run folder {run.out} (evaluate with: minigen eval {run.out})", file=sys.stderr)
     return 0

@@ -14,6 +14,10 @@ on the CPU the resumed run's losses equal, bit for bit, those of a run never sto
 
 Ctrl-C is caught: the current step finishes, a checkpoint is written, and the message says how to
 resume. A second Ctrl-C stops at once (keeping the previous checkpoint).
+
+Under an MPI launcher (``mpiexec -n N minigen train ...``) the same loop runs on N ranks as one
+data-parallel run: ``batch_size`` is the global batch, only rank 0 writes the run folder, and the
+``parallel.*`` hooks below do the rest (parallel.py; the method in minigen/distributed).
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from .. import backend, io
 from .config import (CHECKPOINT, build_recipe, check_supported, dataset_info, load_split,
                      resolve_device, run_config, seed_everything)
+from . import parallel
 from .metrics import MetricsLog, RunningMean
 from .progress import Progress
 from .registry import Recipe, UsageError, get
@@ -101,6 +106,7 @@ class _DeferredInterrupt:
 
 
 # ---------------------------------------------------------------------------------- the loop
+@parallel.stop_every_rank_on_failure(UsageError, TrainingDiverged, TrainingInterrupted)
 def train(model: str, dataset: str, *, out=None, steps: int | None = None, epochs: int | None = None,
           device="cpu", seed: int | None = None, resume: bool = False, options: dict | None = None,
           log_every: int = 10, checkpoint_every: int = 500, callback=None, stream=None) -> Run:
@@ -113,7 +119,8 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     from .. import data
     recipe_cls, info = get(model), dataset_info(dataset)
     check_supported(recipe_cls, info)
-    device = resolve_device(device)
+    dist = parallel.connect(device)
+    device = dist.device if dist.world_size > 1 else resolve_device(device)
     if steps is not None and epochs is not None:
         raise UsageError("give --steps or --epochs, not both")
     for name, value in (("steps", steps), ("epochs", epochs)):
@@ -121,12 +128,13 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
             raise UsageError(f"--{name} must be a positive integer, got {value!r}")
     out = os.fspath(out or os.path.join("runs", f"{model}-{dataset}"))
     ckpt_path = os.path.join(out, CHECKPOINT)
-    config = run_config(recipe_cls, dataset, out, epochs, seed, resume, options)
+    config = dist.on_root(run_config, recipe_cls, dataset, out, epochs, seed, resume, options)
 
-    x, y = load_split(dataset, "train")
+    x, y = dist.root_first(load_split, dataset, "train")
     try:
         loader = data.DataLoader(x, y, batch_size=config.get("batch_size", 64), shuffle=True,
-                                 drop_last=recipe_cls.drop_last, seed=config["seed"], device=device)
+                                 drop_last=recipe_cls.drop_last, seed=config["seed"], device=device,
+                                 shard=dist)
     except ValueError as e:
         raise UsageError(str(e)) from None
     steps_per_epoch = len(loader)
@@ -142,7 +150,7 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     recipe = build_recipe(recipe_cls, config, info, device)
     step, epoch, position, elapsed, window = 0, 0, 0, 0.0, RunningMean()
     if resume:
-        saved = io.load(ckpt_path)
+        saved = dist.on_root(io.load, ckpt_path)
         if saved["step"] > total:
             raise UsageError(f"--resume: the checkpoint is at step {saved['step']}, past the "
                              f"{total} steps asked for")
@@ -150,11 +158,15 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
         backend.set_rng_state(saved["rng"])
         step, epoch, position = saved["step"], saved["epoch"], saved["batch"]
         elapsed, window = saved["time"], RunningMean(saved["window"])
-    os.makedirs(out, exist_ok=True)
-    with io.atomic_write(os.path.join(out, CONFIG), "w") as f:
-        json.dump(config, f, indent=2)
-    log = MetricsLog(os.path.join(out, METRICS), resume_at=step if resume else None)
-    progress = Progress(total, start=step, desc=f"{model}/{dataset}", stream=stream)
+    parallel.prepare(recipe, dist)
+    if dist.is_root:
+        os.makedirs(out, exist_ok=True)
+        with io.atomic_write(os.path.join(out, CONFIG), "w") as f:
+            json.dump(config, f, indent=2)
+    log = MetricsLog(os.path.join(out, METRICS), resume_at=step if resume else None) \
+        if dist.is_root else parallel.DISCARD
+    progress = Progress(total, start=step, desc=f"{model}/{dataset}",
+                        stream=stream if dist.is_root else parallel.DISCARD)
     last_saved = step if resume else None
     t_start = time.perf_counter() - elapsed
 
@@ -165,20 +177,26 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
         if bad:
             raise TrainingDiverged(f"the weights are no longer finite after step {step} ({bad}); "
                                    f"{_kept(last_saved, ckpt_path)}")
-        io.save({"model": state, "step": step, "epoch": epoch, "batch": position,
-                 "rng": backend.get_rng_state(), "window": window.state_dict(),
-                 "time": time.perf_counter() - t_start},
-                ckpt_path, header={"model": model, "dataset": dataset, "step": step, "config": config})
+        parallel.check(recipe, dist, f"at step {step}")
+        if dist.is_root:
+            io.save({"model": state, "step": step, "epoch": epoch, "batch": position,
+                     "rng": backend.get_rng_state(), "window": window.state_dict(),
+                     "time": time.perf_counter() - t_start},
+                    ckpt_path, header={"model": model, "dataset": dataset, "step": step, "config": config})
         last_saved = step
 
     in_step = False          # True while the model may hold a half-applied update
+    stopping = False         # True once every rank has agreed to stop after this step
+    first_step = step + 1
     recipe.train()
     try:
         with _DeferredInterrupt() as interrupt:
             while step < total:
                 for batch in loader.batches(epoch, start=position):
                     in_step = True
-                    metrics = {k: float(v) for k, v in recipe.train_step(batch, step).items()}
+                    with parallel.step_draws(dist, batch):
+                        metrics = {k: float(v) for k, v in recipe.train_step(batch, step).items()}
+                    metrics, stop = parallel.agree(dist, metrics, interrupt.requested)
                     bad = [k for k, v in metrics.items() if not math.isfinite(v)]
                     if bad:
                         raise TrainingDiverged(
@@ -189,6 +207,8 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
                     if position == steps_per_epoch:
                         epoch, position = epoch + 1, 0
                     in_step = False
+                    if step == first_step:
+                        parallel.check(recipe, dist, f"after step {step}, the first of this run")
                     if step % log_every == 0 or step == total:
                         log.write({"step": step, "epoch": epoch if position else epoch - 1,
                                    **window.pop(), "lr": recipe.learning_rate(),
@@ -198,13 +218,16 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
                         save_checkpoint()
                     if callback is not None:
                         callback(step, metrics)
-                    if interrupt.requested:
+                    if stop:
+                        stopping = True
                         raise KeyboardInterrupt
                     if step >= total:
                         break
             save_checkpoint()
     except KeyboardInterrupt:
         progress.close()
+        if dist.world_size > 1 and not stopping:
+            raise            # one rank's second Ctrl-C, at its own moment: stop the job at once
         if in_step:
             what = (f"interrupted in the middle of step {step + 1}, whose update may be half applied, "
                     f"so nothing was saved; {_kept(last_saved, ckpt_path)}")
@@ -217,10 +240,13 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
         log.close()
         progress.close()
 
+    parallel.release(recipe)
     recipe.eval()
-    x_test, y_test = load_split(dataset, "test")
-    backend.manual_seed(config["seed"])       # the same figure every time
-    recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test)
+    if dist.is_root:
+        x_test, y_test = load_split(dataset, "test")
+        backend.manual_seed(config["seed"])       # the same figure every time
+        recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test)
+    dist.barrier(timeout=False)               # the run folder is complete when train returns anywhere
     return Run(recipe, config, step, out)
 
 
