@@ -45,8 +45,10 @@ def _mpi_tools():
         import mpi4py  # noqa: F401
     except ImportError:
         return None, 'needs the MPI extra: pip install ".[mpi]"'
-    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    path = here if os.path.exists(here) else shutil.which("mpiexec")
+    import sysconfig
+    here = [os.path.join(folder, "mpiexec")
+            for folder in (os.path.dirname(sys.executable), sysconfig.get_path("scripts"))]
+    path = next((p for p in here if os.path.exists(p)), None) or shutil.which("mpiexec")
     return path, None if path else "needs mpiexec (pip install \".[mpi]\" brings MPICH's)"
 
 
