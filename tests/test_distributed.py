@@ -212,6 +212,26 @@ def test_nccl_sums_the_dtypes_minigen_trains_in():
         _nccl_dtype(FakeNccl, np.dtype("complex64"))
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not mg.cuda.is_available(), reason="needs a CUDA GPU with CuPy and NCCL")
+@pytest.mark.skipif(LAUNCHED, reason="makes a one-rank NCCL world; runs in the single-process suite")
+def test_a_one_rank_nccl_world_sums_and_trains_on_the_gpu(monkeypatch, tmp_path):
+    monkeypatch.setattr(comm_module, "_current", None)
+    dist = distributed.init(device="cuda", backend_name="nccl")
+    try:
+        assert (dist.backend, dist.device) == ("nccl", mg.backend.Device("cuda", 0))
+        for dtype in ("float32", "float64"):
+            a = mg.arange(6, dtype=dtype, device=dist.device).data
+            assert np.array_equal(mg.backend.to_numpy(dist.allreduce_sum(a)), np.arange(6))
+            assert dist.broadcast_(a) is a
+        with pytest.raises(ValueError, match="C-contiguous"):
+            dist.allreduce_sum_(mg.zeros(4, 4, device=dist.device).data[:, ::2])
+    finally:
+        dist.close()
+    with distributed.single_process():
+        train("vae", "digits", out=str(tmp_path / "gpu"), steps=3, device="cuda", stream=quiet())
+
+
 # ---------------------------------------------------------------------------------- sharding
 @pytest.mark.parametrize("world", [2, 3, 4])
 def test_the_shards_of_a_global_batch_are_the_single_process_batch(world):
@@ -362,6 +382,24 @@ def test_a_bad_batch_size_stops_every_rank_before_training(tmp_path):
     assert not os.path.exists(out)
 
 
+@spawns_mpiexec
+def test_the_custom_loop_example_on_two_ranks_ends_where_one_process_does(tmp_path):
+    example = os.path.join(REPO, "examples", "ddp_custom_loop.py")
+    one = str(tmp_path / "one.npz")
+    alone = subprocess.run([sys.executable, example, "--epochs", "1", "--out", one], capture_output=True,
+                           text=True, env=clean_env(), cwd=REPO)
+    assert alone.returncode == 0, alone.stderr
+    done, _ = run_mpiexec([sys.executable, example, "--epochs", "1", "--out", str(tmp_path / "two.npz"),
+                           "--compare", one])
+    assert done.returncode == 0, done.stderr
+    assert "2 rank(s), backend mpi: global batch 64, 32 examples per rank" in done.stdout
+    assert "the same on every rank: True" in done.stdout
+    loss = [line for line in alone.stdout.splitlines() if line.startswith("epoch 1")]
+    assert loss and loss[0] in done.stdout                       # the same loss, to print precision
+    gap = float(done.stdout.split("largest weight difference from")[1].split(": ")[1].split()[0])
+    assert gap < 1e-5
+
+
 FAULTY_RUN = textwrap.dedent("""
     import os, signal, sys, time
     import minigen as mg
@@ -431,6 +469,22 @@ def test_the_collectives(dist):
         dist.together(lambda: {}["only on rank 1"] if dist.rank == 1 else None)
     with pytest.raises(ValueError, match="rank 0 says no"):
         dist.on_root(lambda: (_ for _ in ()).throw(ValueError("rank 0 says no")))
+
+
+@needs_two_ranks
+@pytest.mark.cuda
+@pytest.mark.skipif(mg.backend.cuda_device_count() < 2, reason="needs two CUDA GPUs with CuPy and NCCL")
+def test_two_gpus_sum_and_broadcast_with_nccl(dist):
+    from minigen.distributed.nccl import NcclCommunicator
+    device = mg.backend.Device("cuda", dist.local_rank)
+    nccl = NcclCommunicator(2, dist.rank, device, dist.on_root(NcclCommunicator.new_unique_id))
+    try:
+        a = mg.full((5,), dist.rank + 1.0, device=device).data
+        assert np.array_equal(mg.backend.to_numpy(nccl.allreduce_sum_(a, dist._waiting)), np.full(5, 3.0))
+        b = mg.full((3,), 7.0 + dist.rank, dtype="float64", device=device).data
+        assert np.array_equal(mg.backend.to_numpy(nccl.broadcast_(b, 0, dist._waiting)), np.full(3, 7.0))
+    finally:
+        nccl.close()
 
 
 @needs_two_ranks

@@ -176,8 +176,8 @@ def nccl():
     from cupy.cuda import nccl as module      # cupy.cuda.nccl imports even when NCCL is missing
     if not getattr(module, "available", False):
         raise RuntimeError("data-parallel training on GPUs sums gradients with NCCL, which CuPy cannot "
-                           "load here: install the NCCL library for your CUDA version (for example "
-                           "pip install nvidia-nccl-cu12), or train on the CPU with --device cpu")
+                           "load here: install NCCL for your CUDA version as CuPy's installation guide "
+                           "says under 'Additional CUDA Libraries', or train on the CPU (--device cpu)")
     return module
 
 
