@@ -277,7 +277,12 @@ class MPICommunicator(Communicator):
             self.comm.Barrier()
 
     def abort(self, message: str, exit_code: int = 1):
-        abort_job(message, lambda: self.comm.Abort(exit_code), exit_code)
+        def stop():
+            if self._nccl is not None:        # pending GPU collectives must not wait for the dead
+                with contextlib.suppress(Exception):
+                    self._nccl.abort()
+            self.comm.Abort(exit_code)
+        abort_job(message, stop, exit_code)
 
     def close(self) -> None:
         super().close()

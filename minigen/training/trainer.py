@@ -218,7 +218,7 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
                         save_checkpoint()
                     if callback is not None:
                         callback(step, metrics)
-                    if stop:
+                    if stop if dist.world_size > 1 else interrupt.requested:   # N ranks: agreed above
                         stopping = True
                         raise KeyboardInterrupt
                     if step >= total:
