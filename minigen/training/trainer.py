@@ -84,6 +84,9 @@ class _DeferredInterrupt:
     """Turns the first Ctrl-C into a request to stop after the current step (so the checkpoint never
     holds a half-applied update); a second Ctrl-C raises KeyboardInterrupt at once."""
 
+    def __init__(self, quiet=False):
+        self.quiet = quiet           # ranks other than 0 do not repeat the message
+
     def __enter__(self):
         self.requested = False
         self.installed = threading.current_thread() is threading.main_thread()
@@ -96,8 +99,9 @@ class _DeferredInterrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        sys.stderr.write("\nCtrl-C: stopping after this step to save a checkpoint "
-                         "(press Ctrl-C again to stop at once)\n")
+        if not self.quiet:
+            sys.stderr.write("\nCtrl-C: stopping after this step to save a checkpoint "
+                             "(press Ctrl-C again to stop at once)\n")
 
     def __exit__(self, *exc):
         if self.installed:
@@ -190,7 +194,7 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     first_step = step + 1
     recipe.train()
     try:
-        with _DeferredInterrupt() as interrupt:
+        with _DeferredInterrupt(quiet=not dist.is_root) as interrupt:
             while step < total:
                 for batch in loader.batches(epoch, start=position):
                     in_step = True
