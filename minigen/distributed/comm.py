@@ -21,9 +21,12 @@ Arrays stay where they are: NumPy arrays go through MPI; CuPy arrays through NCC
 (``cuda:local_rank``), the NCCL unique id handed from rank 0 to the others over MPI. Objects always go
 through MPI (pickled in memory, between processes of the same program: no file is ever unpickled).
 
-Every blocking call waits at most ``timeout`` seconds (``MINIGEN_DIST_TIMEOUT``, default 300): after
-that the rank says what it was waiting for and stops the whole job (see faults.py), so a rank that
-hangs or vanishes never leaves the others waiting forever.
+The collectives of training (all-reduces, broadcasts, barriers) wait at most ``timeout`` seconds
+(``MINIGEN_DIST_TIMEOUT``, default 300); after that the rank says what it was waiting for and stops the
+whole job (faults.py), so a rank that hangs or vanishes never leaves the others waiting for ever. Waits
+whose length depends on work that rank 0 does alone (``on_root``: reading a checkpoint; ``together``;
+``barrier(timeout=False)``: the last figure) have no limit: a rank 0 that dies there is seen by the
+launcher, which stops the job.
 """
 from __future__ import annotations
 
