@@ -574,6 +574,20 @@ def test_two_ranks_train_the_vae_as_one_process_does(dist, shared_dir):
 
 
 @needs_two_ranks
+@pytest.mark.parametrize("model", ["gan", "wgan-gp"])
+def test_two_ranks_play_the_adversarial_game_as_one_process_does(dist, shared_dir, model):
+    # two optimizers; the generator's backward leaves gradients in D that no step uses; z and
+    # WGAN-GP's interpolation weights drawn per example; the gradient penalty's double backward
+    options = {"batch_size": 64}
+    ref = os.path.join(shared_dir, f"one-{dist.rank}")
+    with distributed.single_process():
+        train(model, "8gaussians", out=ref, steps=30, options=options, stream=quiet())
+    two = os.path.join(shared_dir, "two")
+    train(model, "8gaussians", out=two, steps=30, options=options, stream=quiet())
+    assert max_difference(params(ref), params(two)) < 1e-4
+
+
+@needs_two_ranks
 def test_two_ranks_train_ddpm_with_clipping_as_one_process_does(dist, shared_dir):
     options = {"batch_size": 16, "grad_clip": 0.05}                  # so that clipping bites
     ref = os.path.join(shared_dir, f"one-{dist.rank}")
