@@ -205,11 +205,14 @@ def test_error_messages():
 
 def test_tensors_on_different_devices_are_refused(monkeypatch):
     from minigen import backend
+
+    class GPUArray(np.ndarray):      # stands in for a cupy array: another array type, another device
+        pass
     x = mg.ones(2)
-    fake_gpu = mg.ones(2)
+    fake_gpu = mg.tensor(np.ones(2, dtype=np.float32).view(GPUArray))
     real = backend.device_of
     monkeypatch.setattr(backend, "device_of",
-                        lambda a: backend.Device("cuda", 0) if a is fake_gpu.data else real(a))
+                        lambda a: backend.Device("cuda", 0) if isinstance(a, GPUArray) else real(a))
     with pytest.raises(RuntimeError, match=r"different devices \(cpu and cuda:0\)"):
         x + fake_gpu
 
@@ -287,3 +290,80 @@ def test_leaf_gradients_are_contiguous():
     b = mg.randn(5, requires_grad=True)
     (mg.randn(4, 3) @ W.T + b).sum().backward()
     assert W.grad.data.flags.c_contiguous and b.grad.data.flags.c_contiguous
+
+
+# ------------------------------------------------------------------------ in-place changes and precision
+def test_an_optimizer_step_between_forward_and_backward_is_refused():
+    w = mg.nn.Parameter(mg.ones(3))
+    loss = (w * w).sum()                        # Mul saved w
+    mg.optim.SGD([w], lr=0.1)
+    w.grad = mg.ones(3)
+    mg.optim.SGD([w], lr=0.1).step()            # changes w in place
+    with pytest.raises(RuntimeError, match=r"Mul: an input it saved for backward .* changed in place"):
+        loss.backward()
+
+
+def test_replacing_data_between_forward_and_backward_is_refused():
+    x = mg.ones(4, requires_grad=True)
+    y = mg.exp(x * 2)                           # Mul saved x
+    x.data = np.zeros(4, dtype=np.float32)
+    with pytest.raises(RuntimeError, match="changed in place"):
+        y.sum().backward()
+
+
+def test_mark_changed_is_the_way_to_report_a_write_into_data():
+    x = mg.ones(4, requires_grad=True)
+    y = x * x
+    x.data[0] = 5.0
+    x.mark_changed()
+    with pytest.raises(RuntimeError, match="changed in place"):
+        y.sum().backward()
+
+
+def test_changes_after_backward_are_fine():
+    w = mg.nn.Parameter(mg.ones(3))
+    opt = mg.optim.SGD([w], lr=0.5)
+    (w * w).sum().backward()
+    opt.step()
+    opt.zero_grad()
+    (w * w).sum().backward()                    # a new graph sees the new values
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy())
+
+
+def test_float32_and_float64_tensors_do_not_mix_silently():
+    a = mg.ones(3)
+    b = mg.ones(3, dtype="float64")
+    with pytest.raises(TypeError, match=r"Add: inputs of different precision, float32 and float64"):
+        a + b
+    with pytest.raises(TypeError, match="different precision"):
+        a * np.ones(3)                          # a float64 NumPy array is a tensor too
+    layer = mg.nn.Linear(3, 2)
+    with pytest.raises(TypeError, match=r"Linear: inputs of different precision"):
+        layer(mg.tensor(np.ones((1, 3))))       # np.ones is float64: it used to make the model float64
+
+
+def test_numbers_take_the_tensor_precision():
+    a = mg.ones(3)
+    assert (a * np.float64(2.0)).dtype == np.float32          # a NumPy scalar is a number
+    assert (a * 2.0).dtype == np.float32
+    assert (mg.ones(3, dtype="float64") * np.float32(2)).dtype == np.float64
+    assert (a * np.arange(3)).dtype == np.float32             # integers never promote a float tensor
+
+
+def test_second_derivative_through_an_array_only_backward_is_an_error():
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, = ctx.saved_tensors
+            return grad.data * 3 * x.data ** 2       # plain arrays: first order only
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    g, = mg.autograd.grad(Cube.apply(x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), [3.0, 12.0])
+    with pytest.raises(RuntimeError, match="Cube has no second derivative"):
+        mg.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)

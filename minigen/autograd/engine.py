@@ -1,32 +1,70 @@
 """The backward engine: reverse-mode differentiation over the recorded graph.
 
 For an output L and every tensor t on a path to it, the chain rule gives
+
     dL/dt = sum over the operations f that used t of  (dL/df) * (df/dt),
+
 so each node must have received the gradients of all its users before it passes gradients on.
-We therefore sort the graph topologically (iteratively, so a chain of 100,000 operations does not
-touch Python's recursion limit), walk it from the output back to the leaves, and let each
-Function's ``backward`` turn the gradient of its output into gradients of its inputs.
+``run_backward`` therefore sorts the graph topologically (iteratively, so a chain of 100,000
+operations does not touch Python's recursion limit) and walks it from the output back to the leaves;
+at each node the Function's ``backward`` turns dL/d(output) into dL/d(input) for every input, and
+those add up in ``grads`` until the input's own turn comes. The rest of this file is the bookkeeping
+around that loop: seeding it, delivering what reaches a leaf (``.grad``) or a wanted input (``grad()``),
+and checking what a backward returned.
 """
 from __future__ import annotations
 
+from ..backend import get_array_module
 from . import anomaly
 from .grad_mode import set_grad_enabled
 from .tensor import Tensor
 
 
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
+    """Propagate gradients from ``roots``. With ``inputs`` given, return {id(input): gradient} for
+    them; otherwise accumulate into ``.grad`` of every leaf that requires grad."""
+    grads = _seed(roots, root_grads)              # id(t) -> dL/dt so far
+    order = _topological_order(roots)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    through = None if inputs is None else _leading_to(order, wanted)
+    captured = {}
+    with set_grad_enabled(create_graph):          # record the backward itself only for create_graph
+        for t in reversed(order):                 # every tensor after all of its users
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if wanted is None:
+                if t._ctx is None:
+                    _accumulate_into_leaf(t, g, create_graph)
+                    continue
+            else:
+                if id(t) in wanted:
+                    captured[id(t)] = g
+                if t._ctx is None or id(t) not in through:
+                    continue
+            ctx = t._ctx
+            for inp, g_inp in _backward_of(ctx, g, create_graph):    # the chain rule, one node
+                if through is None or id(inp) in through:
+                    _add(grads, inp, g_inp, create_graph)
+            if not retain_graph:
+                ctx.free()
+    return captured
+
+
+# ------------------------------------------------------------------------------ the graph
 def _topological_order(roots):
     """Every tensor that needs a gradient and leads to ``roots``, inputs before the tensors made from them."""
     order, visited = [], set()
-    stack = [(r, False) for r in roots]
+    stack = list(roots)           # a tensor, or (tensor,) once its inputs have been pushed
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
+        t = stack.pop()
+        if type(t) is tuple:
+            order.append(t[0])
             continue
         if id(t) in visited:
             continue
         visited.add(id(t))
-        stack.append((t, True))
+        stack.append((t,))
         ctx = t._ctx
         if ctx is None:
             continue
@@ -34,10 +72,75 @@ def _topological_order(roots):
             raise RuntimeError(
                 f"trying to backward through the graph a second time (at {ctx.fn.__name__}): its "
                 "saved tensors were freed by the first backward; pass retain_graph=True to keep them")
-        for inp in ctx.inputs:
-            if isinstance(inp, Tensor) and inp.requires_grad and id(inp) not in visited:
-                stack.append((inp, False))
+        for inp, need in zip(ctx.inputs, ctx.needs_input_grad):
+            if need and id(inp) not in visited:
+                stack.append(inp)
     return order
+
+
+def _leading_to(order, wanted):
+    """ids of the tensors on a path from a wanted input to the roots: only they need gradients."""
+    through = set()
+    for t in order:     # inputs come before their users
+        if id(t) in wanted or (t._ctx is not None and any(
+                isinstance(i, Tensor) and id(i) in through for i in t._ctx.inputs)):
+            through.add(id(t))
+    return through
+
+
+# ------------------------------------------------------------------------------ one node
+def _backward_of(ctx, g, create_graph):
+    """(input, dL/d input) for each input of the node ``ctx`` that needs a gradient."""
+    if anomaly._enabled:
+        with anomaly.paused():
+            in_grads = ctx.fn.backward(ctx, g)
+    else:
+        in_grads = ctx.fn.backward(ctx, g)
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    n = len(ctx.inputs)
+    if len(in_grads) < n and not any(isinstance(i, Tensor) for i in ctx.inputs[len(in_grads):]):
+        in_grads = in_grads + (None,) * (n - len(in_grads))      # trailing options get no gradient
+    if len(in_grads) != n:
+        raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients for "
+                           f"{n} forward arguments")
+    if anomaly._enabled:
+        anomaly.check_backward(ctx.fn, in_grads)
+    out = []
+    for inp, need, gi in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
+        if need and gi is not None:
+            out.append((inp, _as_input_grad(gi, inp, ctx, create_graph)))
+    return out
+
+
+def _as_input_grad(g, inp, ctx, create_graph):
+    """What a backward returned, as the gradient of ``inp``: a Tensor of its shape and dtype."""
+    if not isinstance(g, Tensor):
+        if create_graph:
+            raise RuntimeError(
+                f"{ctx.fn.__name__} has no second derivative in minigen: its backward works on plain "
+                "arrays, which create_graph=True cannot differentiate. Use composed operations for "
+                "this part of the model, or ask only for first derivatives.")
+        g = Tensor._make(g, False)
+    if g.data.shape != inp.data.shape:
+        from .. import ops
+        try:
+            g = ops.sum_to(g, inp.shape)          # broadcasting in the forward: sum it back
+        except ValueError:
+            raise ValueError(f"{ctx.fn.__name__}.backward returned a gradient of shape {g.shape} for an "
+                             f"input of shape {inp.shape}") from None
+    if g.data.dtype != inp.data.dtype:
+        g = g.astype(inp.dtype)
+    return g
+
+
+# ------------------------------------------------------------------------------ bookkeeping
+def _seed(roots, root_grads):
+    grads = {}
+    for r, g in zip(roots, root_grads):
+        g = _root_grad(r, g)
+        grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
+    return grads
 
 
 def _root_grad(root, grad):
@@ -49,7 +152,7 @@ def _root_grad(root, grad):
             raise RuntimeError(
                 f"backward: the output has shape {root.shape}, not a scalar; pass a gradient of that "
                 "shape (backward(grad)) or reduce it first, e.g. loss.sum().backward()")
-        return Tensor._make(root.device.xp.ones_like(root.data), False)
+        return Tensor._make(get_array_module(root.data).ones_like(root.data), False)
     if not isinstance(grad, Tensor):
         grad = Tensor(grad, dtype=root.dtype, device=root.device)
     if grad.shape != root.shape:
@@ -57,88 +160,31 @@ def _root_grad(root, grad):
     return grad
 
 
-def _input_grad(g, inp, ctx):
-    """Turn what a backward returned into the gradient of ``inp``: a Tensor of its shape and dtype."""
-    if not isinstance(g, Tensor):
-        g = Tensor._make(g, False)
-    if g.shape != inp.shape:
-        from .. import ops
-        try:
-            g = ops.sum_to(g, inp.shape)
-        except ValueError:
-            raise ValueError(f"{ctx.fn.__name__}.backward returned a gradient of shape {g.shape} for an "
-                             f"input of shape {inp.shape}") from None
-    if g.dtype != inp.dtype:
-        g = g.astype(inp.dtype)
-    return g
+def _add(grads, t, g, create_graph):
+    """grads[t] += g: a recorded addition when the gradients are themselves differentiated."""
+    prev = grads.get(id(t))
+    if prev is None:
+        grads[id(t)] = g
+    elif create_graph:
+        grads[id(t)] = prev + g
+    else:
+        grads[id(t)] = Tensor._make(prev.data + g.data, False)
 
 
-def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
-    """Propagate gradients from ``roots``. With ``inputs`` given, return their gradients (a list);
-    otherwise accumulate into ``.grad`` of every leaf that requires grad."""
-    grads = {}
-    for r, g in zip(roots, root_grads):
-        g = _root_grad(r, g)
-        grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
-    order = _topological_order(roots)
-
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    captured = {}
-    if wanted is not None:
-        # propagate only into tensors that lie on a path to one of the wanted inputs
-        needed = set()
-        for t in order:     # inputs come before their users
-            if id(t) in wanted or (t._ctx is not None and any(
-                    isinstance(i, Tensor) and id(i) in needed for i in t._ctx.inputs)):
-                needed.add(id(t))
-
-    with set_grad_enabled(create_graph):
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            ctx = t._ctx
-            if wanted is not None:
-                if id(t) in wanted:
-                    captured[id(t)] = g
-                if ctx is None or id(t) not in needed:
-                    continue
-            elif ctx is None:
-                if not create_graph and not g.data.flags.c_contiguous:
-                    # e.g. the weight gradient of x @ W.T arrives transposed; optimizers run several
-                    # elementwise passes over .grad, each ~5x slower on a strided layout
-                    g = Tensor._make(t.device.xp.ascontiguousarray(g.data), False)
-                t.grad = g if t.grad is None else t.grad + g
-                continue
-
-            if anomaly._enabled:
-                with anomaly.paused():
-                    in_grads = ctx.fn.backward(ctx, g)
-            else:
-                in_grads = ctx.fn.backward(ctx, g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            if len(in_grads) < len(ctx.inputs) and not any(
-                    isinstance(i, Tensor) for i in ctx.inputs[len(in_grads):]):
-                in_grads = in_grads + (None,) * (len(ctx.inputs) - len(in_grads))   # trailing options
-            if len(in_grads) != len(ctx.inputs):
-                raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients for "
-                                   f"{len(ctx.inputs)} forward arguments")
-            if anomaly._enabled:
-                anomaly.check_backward(ctx.fn, in_grads)
-            for inp, need, gi in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
-                if not need or gi is None:
-                    continue
-                if wanted is not None and id(inp) not in needed:
-                    continue
-                gi = _input_grad(gi, inp, ctx)
-                prev = grads.get(id(inp))
-                grads[id(inp)] = gi if prev is None else prev + gi
-            if not retain_graph:
-                ctx.free()
-    return captured
+def _accumulate_into_leaf(t, g, create_graph):
+    if t.grad is None:
+        if not create_graph and not g.data.flags.c_contiguous:
+            # e.g. a gradient that arrives as a broadcast view; optimizers run several elementwise
+            # passes over .grad, each ~5x slower on a strided layout
+            g = Tensor._make(get_array_module(g.data).ascontiguousarray(g.data), False)
+        t.grad = g
+    elif create_graph:
+        t.grad = t.grad + g
+    else:
+        t.grad = Tensor._make(t.grad.data + g.data, False)
 
 
+# ------------------------------------------------------------------------------ public entry points
 def backward(roots, root_grads=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph

@@ -25,12 +25,20 @@ cannot differentiate through them.
 Non-Tensor positional arguments (Python numbers, axes, flags) reach ``forward`` unchanged and get no
 gradient: return ``None`` for them (trailing ones may be left out). Keyword arguments reach
 ``forward`` only.
+
+``apply`` also enforces two rules for every op, so that no model pays for a silent conversion:
+the tensors of one op live on one device, and floating-point tensors (or NumPy arrays) of different
+precision do not meet (float32 with float64 raises a TypeError naming the op; cast one of them).
+Numbers adapt: Python and NumPy scalars, and integer or boolean arrays, take the precision of the
+float tensors (NumPy alone would make float32 * int64 float64). Casts (``astype``) are the exception,
+marked with ``changes_dtype = True``.
 """
 from __future__ import annotations
 
 import weakref
 
-from .. import backend
+import numpy as np
+
 from . import grad_mode
 from . import anomaly
 from .tensor import Tensor
@@ -39,13 +47,14 @@ from .tensor import Tensor
 class Context:
     """What one application of a Function remembers for its backward pass."""
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "_saved", "freed", "__dict__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "_saved", "_versions", "freed", "__dict__")
 
     def __init__(self, fn, inputs, needs_input_grad):
         self.fn = fn
         self.inputs = inputs                  # the positional arguments, Tensors or constants
         self.needs_input_grad = needs_input_grad
         self._saved = ()
+        self._versions = ()                   # (tensor, its array, its version) for saved inputs
         self.freed = False
 
     def save_for_backward(self, *items):
@@ -62,6 +71,14 @@ class Context:
             raise RuntimeError(
                 f"{self.fn.__name__}: the saved tensors were freed after a first backward pass; "
                 "call backward(retain_graph=True) the first time to go through the graph again")
+        for t, array, version in self._versions:
+            if t.data is not array or t._version != version:
+                raise RuntimeError(
+                    f"{self.fn.__name__}: an input it saved for backward (shape {tuple(array.shape)}"
+                    f"{', ' + repr(t.name) if t.name else ''}) was changed in place after the forward "
+                    f"pass (its version went from {version} to {t._version}, or .data was replaced), "
+                    "so its gradient would be wrong. Change tensors only after backward (e.g. "
+                    "optimizer.step() after loss.backward()), or use x.detach() for a value to keep.")
         out = []
         for s in self._saved:
             if isinstance(s, _OutputRef):
@@ -73,6 +90,7 @@ class Context:
 
     def free(self):
         self._saved = ()
+        self._versions = ()
         self.inputs = ()
         self.freed = True
 
@@ -82,6 +100,8 @@ class Context:
 
 class Function:
     """Base class of differentiable operations; see the module docstring."""
+
+    changes_dtype = False      # True for the casts, whose output precision is the point
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -93,25 +113,26 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        arrays = []
-        dev = None
-        requires_grad = False
+        arrays, needs = [], []     # the arguments as arrays; which of them want a gradient
+        first = None               # the first Tensor's array: the others must share its device and precision
         for a in args:
             if isinstance(a, Tensor):
-                if dev is None:
-                    dev = a.device
-                elif a.device != dev:
-                    raise RuntimeError(
-                        f"{cls.__name__}: tensors are on different devices ({dev} and {a.device}); "
-                        "move them with .to(device) first")
-                requires_grad = requires_grad or a.requires_grad
-                arrays.append(a.data)
+                needs.append(a.requires_grad)
+                a = a.data
+                if first is None:
+                    first = a
+                elif a.dtype is not first.dtype or type(a) is not np.ndarray:
+                    _check_same_place(cls, first, a)
             else:
-                arrays.append(a)
+                needs.append(False)
+                if isinstance(a, np.generic):
+                    a = a.item()   # a NumPy scalar is a number: it takes the tensor's precision
+                elif isinstance(a, np.ndarray) and first is not None and a.dtype is not first.dtype:
+                    _check_same_place(cls, first, a)
+            arrays.append(a)
 
-        record = requires_grad and grad_mode._enabled
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if record else ()
-        ctx = Context(cls, args if record else (), needs)
+        record = grad_mode._enabled and True in needs
+        ctx = Context(cls, args, tuple(needs)) if record else Context(cls, (), ())
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except ValueError as e:   # e.g. NumPy's broadcasting error, which does not say which op
@@ -120,26 +141,71 @@ class Function:
                 raise
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays if hasattr(a, "shape"))
             raise ValueError(f"{cls.__name__}: {msg} (input shapes: {shapes})") from None
+        if first is not None and out.dtype is not first.dtype and not cls.changes_dtype:
+            out = _keep_float_precision(arrays, out)
         if anomaly._enabled:
             anomaly.check_forward(cls, args, out)
         result = Tensor._make(out, record)
         if record:
             result._ctx = ctx
-            ctx._saved = tuple(_as_saved(item, args, arrays, out, result) for item in ctx._saved)
+            if ctx._saved:
+                _keep_saved(ctx, args, arrays, out, result)
         return result
 
 
-def _as_saved(item, args, arrays, out, result):
-    if item is out:
-        # the output is saved weakly: backward only ever runs while its output is alive, and a
-        # strong reference would make a cycle output -> ctx -> output that delays freeing memory.
-        return _OutputRef(result)
-    for a, arr in zip(args, arrays):
-        if arr is item and isinstance(a, Tensor):
-            return a
-    if isinstance(item, Tensor) or not _is_array(item):
-        return item
-    return Tensor._make(item, False)
+_CPU_TYPES = (np.ndarray, np.generic)
+
+
+def _check_same_place(fn, first, a):
+    """Two arrays meeting in one op: the same device, and (for floats) the same precision.
+
+    minigen never promotes float32 to float64 behind your back: a float64 input reaching float32
+    weights would silently turn the whole model float64 (twice the memory, half the speed).
+    """
+    if type(a) is not type(first) or not isinstance(a, _CPU_TYPES):
+        from .. import backend
+        here, there = backend.device_of(first), backend.device_of(a)
+        if here != there:
+            raise RuntimeError(f"{fn.__name__}: tensors are on different devices ({here} and {there}); "
+                               "move them with .to(device) first")
+    if a.dtype != first.dtype and a.dtype.kind == "f" and first.dtype.kind == "f":
+        raise TypeError(
+            f"{fn.__name__}: inputs of different precision, {first.dtype} and {a.dtype}; minigen does "
+            f"not promote silently: cast one of them with .astype('{first.dtype}') (or "
+            f".astype('{a.dtype}')), or move a model with model.to(dtype=...)")
+
+
+def _keep_float_precision(arrays, out):
+    """NumPy widens float32 * int64 to float64; minigen keeps the float inputs' precision."""
+    if out.dtype.kind != "f":
+        return out
+    widest = max((a.dtype for a in arrays if hasattr(a, "dtype") and a.dtype.kind == "f"),
+                 key=lambda d: d.itemsize, default=None)
+    if widest is None or widest.itemsize >= out.dtype.itemsize:
+        return out
+    return out.astype(widest)
+
+
+def _keep_saved(ctx, args, arrays, out, result):
+    saved, versions = [], []
+    for item in ctx._saved:
+        if item is out:
+            # the output is saved weakly: backward only ever runs while its output is alive, and a
+            # strong reference would make a cycle output -> ctx -> output that delays freeing memory.
+            saved.append(_OutputRef(result))
+            continue
+        for a, arr in zip(args, arrays):
+            if arr is item and isinstance(a, Tensor):
+                saved.append(a)
+                versions.append((a, arr, a._version))
+                break
+        else:
+            if isinstance(item, Tensor) or not _is_array(item):
+                saved.append(item)
+            else:
+                saved.append(Tensor._make(item, False))
+    ctx._saved = tuple(saved)
+    ctx._versions = tuple(versions)
 
 
 def _is_array(x):

@@ -15,7 +15,7 @@ DEFAULT_DTYPE = np.float32
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_version", "__weakref__")
     __array_priority__ = 1000   # so that ndarray * Tensor is handled by Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -26,6 +26,7 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self.name = None
+        self._version = 0
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -38,6 +39,7 @@ class Tensor:
         t.grad = None
         t._ctx = None
         t.name = None
+        t._version = 0
         t.requires_grad = requires_grad
         return t
 
@@ -110,12 +112,17 @@ class Tensor:
         The graph is freed afterwards unless ``retain_graph=True``; ``create_graph=True`` records
         the backward pass itself so that the gradients can be differentiated again.
         """
-        from .engine import backward
-        backward([self], None if grad is None else [grad], retain_graph, create_graph)
+        _engine.backward([self], None if grad is None else [grad], retain_graph, create_graph)
 
     def detach(self):
         """The same data, cut off from the graph."""
         return Tensor._make(self.data, False)
+
+    def mark_changed(self):
+        """Record an in-place change of ``self.data``: a pending backward that saved this tensor will
+        refuse to use it (see the module docstring)."""
+        self._version += 1
+        return self
 
     def zero_grad_(self):
         self.grad = None
@@ -149,6 +156,9 @@ class Tensor:
 
     def cuda(self, index: int = 0):
         return self.to(f"cuda:{index}")
+
+
+from . import engine as _engine  # noqa: E402  (the engine imports Tensor)
 
 
 def _as_array(data, dtype=None, device=None):

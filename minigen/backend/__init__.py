@@ -195,6 +195,33 @@ def as_strided(x, shape, strides):
     return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
 
 
+import threading as _threading
+
+_scratch = _threading.local()
+
+
+def scratch(shape, dtype, like, slot=0):
+    """An uninitialised array for a temporary that dies inside the caller (the columns of a
+    convolution), reused from call to call on the CPU: a fresh 50 MB array costs as much in page
+    faults as filling it, because allocations that large always get new pages from the kernel.
+    Each thread has its own buffers; ``slot`` keeps two live temporaries apart. On CUDA, CuPy's
+    memory pool already reuses memory, so this is a plain allocation."""
+    xp = get_array_module(like)
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    dtype = np.dtype(dtype)
+    n = 1
+    for d in shape:
+        n *= d
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    buf = buffers.get((slot, dtype))
+    if buf is None or buf.size < n:
+        buf = buffers[(slot, dtype)] = np.empty(n, dtype=dtype)
+    return buf[:n].reshape(shape)
+
+
 # ------------------------------------------------------------------------------- random state
 _seed = None
 _generators: dict = {}

@@ -73,9 +73,9 @@ class Normal:
             return self.rsample(shape)
 
     def log_prob(self, x):
-        """Elementwise log N(x; mu, sigma^2); sum over the event axes yourself."""
-        z = (x - self.loc) / self.scale
-        return -0.5 * z * z - self.scale.log() - _HALF_LOG_2PI
+        """Elementwise log N(x; mu, sigma^2) (one fused op, ``minigen.ops.logprob``); sum over the
+        event axes yourself."""
+        return mg.ops.normal_log_prob(x, self.loc, self.scale)
 
     def entropy(self):
         return self.scale.log() + (0.5 + _HALF_LOG_2PI)

@@ -28,52 +28,45 @@ from ..ops import (relu, leaky_relu, elu, silu, gelu, sigmoid, tanh, softplus, s
 
 
 # ------------------------------------------------------------------------------------ layers
-def _per_channel(v, ndim):
-    """Reshape a (C,) vector to (1, C, 1, ...) so that it broadcasts over an (N, C, *) tensor."""
-    return v.reshape((1, v.shape[0]) + (1,) * (ndim - 2))
-
-
-def _normalize(x, axes, eps):
-    """(x - mean) / sqrt(var + eps) over ``axes`` (biased variance), and the mean and variance."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True)
-    return centred / ops.sqrt(var + eps), mean, var
-
-
 def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+               momentum=0.1, eps=1e-5, reduce=None):
     """Normalise each channel of (N, C, *) by its batch statistics (training, or when no running
     statistics are kept) or by the running statistics (evaluation).
 
     In training the running statistics are updated in place:
         running_mean <- (1 - momentum) running_mean + momentum mean
         running_var  <- (1 - momentum) running_var  + momentum var * n / (n - 1)   (unbiased, as PyTorch)
+
+    ``reduce`` sums per-channel statistics over processes (synchronised batch norm; see
+    ``minigen.ops.norm``), so that n and the statistics are those of the global batch.
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected (N, C, *) input, got shape {x.shape}")
-    axes = (0,) + tuple(range(2, x.ndim))
-    n = x.size // x.shape[1]
+    C = x.shape[1]
+    param_shape = (1, C) + (1,) * (x.ndim - 2)
     if training or running_mean is None:
-        if training and n < 2:
+        n = x.size // C
+        if training and n < 2 and reduce is None:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input "
                              f"of shape {x.shape}")
-        x_hat, mean, var = _normalize(x, axes, eps)
+        stats = []
+        y = ops.normalize(x, weight, bias, x.shape, (0,) + tuple(range(2, x.ndim)), param_shape, eps,
+                          reduce=reduce, stats=stats)
         if training and running_mean is not None:
-            with no_grad():
-                m = momentum
-                running_mean.data = ((1 - m) * running_mean.data
-                                     + m * mean.data.reshape(-1)).astype(running_mean.dtype)
-                running_var.data = ((1 - m) * running_var.data
-                                    + m * var.data.reshape(-1) * (n / (n - 1))).astype(running_var.dtype)
-    else:
-        mean, var = _per_channel(running_mean, x.ndim), _per_channel(running_var, x.ndim)
-        x_hat = (x - mean) / ops.sqrt(var + eps)
+            mean, var, n = stats
+            m = momentum
+            running_mean.data = ((1 - m) * running_mean.data + m * mean.reshape(-1)).astype(running_mean.dtype)
+            running_var.data = ((1 - m) * running_var.data
+                                + m * var.reshape(-1) * (n / max(n - 1, 1))).astype(running_var.dtype)
+        return y
+    # evaluation: a fixed affine map per channel, y = x * scale + shift
+    scale = 1 / ops.sqrt(running_var + eps)
     if weight is not None:
-        x_hat = x_hat * _per_channel(weight, x.ndim)
+        scale = scale * weight
+    shift = -running_mean * scale
     if bias is not None:
-        x_hat = x_hat + _per_channel(bias, x.ndim)
-    return x_hat
+        shift = shift + bias
+    return x * scale.reshape(param_shape) + shift.reshape(param_shape)
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
@@ -82,13 +75,9 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     if x.ndim < 2 or x.shape[1] % num_groups:
         raise ValueError(f"group_norm: expected (N, C, *) input with C divisible by num_groups={num_groups}, "
                          f"got shape {x.shape}")
-    grouped = x.reshape(x.shape[0], num_groups, -1)
-    x_hat = _normalize(grouped, 2, eps)[0].reshape(x.shape)
-    if weight is not None:
-        x_hat = x_hat * _per_channel(weight, x.ndim)
-    if bias is not None:
-        x_hat = x_hat + _per_channel(bias, x.ndim)
-    return x_hat
+    view = (x.shape[0], num_groups, x.size // (x.shape[0] * num_groups))
+    param_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return ops.normalize(x, weight, bias, view, (2,), param_shape, eps)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -98,12 +87,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(x.shape[x.ndim - k:]) != normalized_shape or x.ndim < k:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape "
                          f"{normalized_shape}")
-    x_hat = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)[0]
-    if weight is not None:
-        x_hat = x_hat * weight
-    if bias is not None:
-        x_hat = x_hat + bias
-    return x_hat
+    param_shape = (1,) * (x.ndim - k) + normalized_shape
+    return ops.normalize(x, weight, bias, x.shape, tuple(range(x.ndim - k, x.ndim)), param_shape, eps)
 
 
 # ------------------------------------------------------------------------------------ losses
@@ -157,16 +142,13 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
         max(x, 0) - x t + log(1 + e^{-|x|})
 
-    The two pieces max(x, 0) and |x| have kinks at x = 0 that cancel in the sum; we write the sum on
-    each side of 0 separately, x (1 - t) + softplus(-x) for x > 0 and -x t + softplus(x) otherwise,
-    so that each branch is smooth and the gradient at x = 0 is the true sigmoid(0) - t.
+    One fused Function (``minigen.ops.logprob``) whose gradient is sigmoid(x) - t everywhere,
+    x = 0 included, where the kinks of max(x, 0) and |x| cancel.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target = _as_tensor_like(target, logits)
     _same_shape("binary_cross_entropy_with_logits", logits, target, "logits")
-    x = logits
-    loss = where(x.data > 0, x * (1 - target) + softplus(-x), softplus(x) - x * target)
-    return _reduce(loss, reduction)
+    return _reduce(ops.binary_cross_entropy_with_logits(logits, target), reduction)
 
 
 def cross_entropy(logits, target, reduction="mean"):
@@ -219,8 +201,7 @@ def gaussian_nll(mu, target, log_var, full=False, reduction="mean"):
     except ValueError:
         raise ValueError(f"gaussian_nll: log_var shape {tuple(log_var.shape)} does not broadcast to "
                          f"mu shape {tuple(mu.shape)}") from None
-    diff = target - mu
-    loss = 0.5 * (log_var + diff * diff * ops.exp(-log_var))
-    if full:
-        loss = loss + 0.5 * math.log(2 * math.pi)
+    loss = -ops.normal_log_prob(target, mu, ops.exp(0.5 * log_var))    # includes 0.5 log 2 pi
+    if not full:
+        loss = loss - 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)

@@ -25,13 +25,14 @@ class _BatchNorm(Module):
         self.bias = Parameter(ops.zeros(self.num_features)) if affine else None
         self.register_buffer("running_mean", ops.zeros(self.num_features))
         self.register_buffer("running_var", ops.ones(self.num_features))
+        self.reduce = None       # sums statistics over processes: synchronised batch norm (distributed)
 
     def forward(self, x):
         if x.ndim not in self.allowed_ndims or x.shape[1] != self.num_features:
             shapes = " or ".join(str(s) for s in self.expected_shapes())
             raise ValueError(f"{type(self).__name__}: expected input of shape {shapes}, got {tuple(x.shape)}")
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=self.training, momentum=self.momentum, eps=self.eps)
+                            training=self.training, momentum=self.momentum, eps=self.eps, reduce=self.reduce)
 
     def expected_shapes(self):
         tails = {2: "", 3: ", L", 4: ", H, W"}

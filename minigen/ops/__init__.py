@@ -13,3 +13,5 @@ from .creation import (tensor, zeros, ones, full, arange, linspace, randn, rand,
 from . import tensor_methods  # noqa: F401  (binds Tensor's operators)
 from .conv import conv2d, conv_transpose2d, im2col, col2im
 from .pool import max_pool2d, avg_pool2d, upsample
+from .norm import normalize
+from .logprob import binary_cross_entropy_with_logits, normal_log_prob

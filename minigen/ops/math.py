@@ -100,11 +100,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        # sigma(x) = (1 + tanh(x/2)) / 2: no overflow of exp(-x) for large negative x
-        xp = get_array_module(x)
-        y = xp.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
+        y = _sigmoid_array(x)
         ctx.save_for_backward(y)
         return y
 
@@ -115,30 +111,34 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    """y = max(x, 0);  dy/dx = 1 where y > 0, else 0."""
+
     @staticmethod
     def forward(ctx, x):
-        mask = x > 0
-        ctx.save_for_backward(mask.astype(x.dtype))
-        return x * mask
+        y = get_array_module(x).maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        mask, = ctx.saved_tensors
-        return grad * mask
+        y, = ctx.saved_tensors
+        return where(y.data > 0, grad, 0.0)      # a boolean mask, never a float copy of it
 
 
 class LeakyRelu(Function):
+    """y = x if x > 0 else slope x;  dy/dx = 1 if x > 0 else slope."""
+
     @staticmethod
     def forward(ctx, x, slope=0.01):
-        xp = get_array_module(x)
-        scale = xp.where(x > 0, 1, slope).astype(x.dtype)
-        ctx.save_for_backward(scale)
-        return x * scale
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = slope
+        return get_array_module(x).where(positive, x, x * slope)
 
     @staticmethod
     def backward(ctx, grad):
-        scale, = ctx.saved_tensors
-        return grad * scale
+        positive, = ctx.saved_tensors
+        return where(positive.data, grad, grad * ctx.slope)
 
 
 class Elu(Function):
@@ -259,9 +259,64 @@ def maximum(a, b): return Maximum.apply(a, b)
 def minimum(a, b): return Minimum.apply(a, b)
 
 
+class Silu(Function):
+    """y = x s(x) with s the sigmoid (also called swish);  dy/dx = s (1 + x (1 - s)).
+
+    One pass forward and one backward instead of the three operations (and two kept temporaries)
+    of x * sigmoid(x). The backward is a Function too, SiluGrad, whose own derivative is written
+    with Tensor operations, so SiLU networks have derivatives of every order.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        y = _sigmoid_array(x)
+        y *= x
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return SiluGrad.apply(grad, x)
+
+
+class SiluGrad(Function):
+    """g * silu'(x) = g s (1 + x (1 - s));  its derivatives: d/dg = silu'(x),
+    d/dx = g silu''(x) with silu''(x) = s (1 - s) (2 + x (1 - 2 s))."""
+
+    @staticmethod
+    def forward(ctx, g, x):
+        ctx.save_for_backward(g, x)
+        s = _sigmoid_array(x)
+        d = 1 - s
+        d *= x
+        d += 1
+        d *= s                       # silu'(x)
+        d *= g
+        return d
+
+    @staticmethod
+    def backward(ctx, h):
+        g, x = ctx.saved_tensors
+        gg = SiluGrad.apply(h, x) if ctx.needs_input_grad[0] else None
+        gx = None
+        if ctx.needs_input_grad[1]:
+            s = sigmoid(x)
+            gx = h * g * s * (1 - s) * (2 + x * (1 - 2 * s))
+        return gg, gx
+
+
+def _sigmoid_array(x):
+    """s(x) = (1 + tanh(x/2)) / 2 on an array: no overflow of exp(-x) for large negative x."""
+    s = get_array_module(x).tanh(x * 0.5)
+    s += 1
+    s *= 0.5
+    return s
+
+
 def silu(x):
-    """x * sigmoid(x) (also called swish)."""
-    return x * sigmoid(x)
+    """x * sigmoid(x) (also called swish), as one Function."""
+    return Silu.apply(x)
 
 
 def gelu(x):

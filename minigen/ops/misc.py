@@ -7,6 +7,8 @@ from .shape import getitem
 
 
 class AsType(Function):
+    changes_dtype = True
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype = x.dtype

@@ -29,7 +29,9 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         # every summed element receives the output's gradient
-        return grad.reshape(_keepdims_shape(ctx.shape, ctx.axes)).broadcast_to(ctx.shape)
+        if grad.ndim and grad.ndim != len(ctx.shape):
+            grad = grad.reshape(_keepdims_shape(ctx.shape, ctx.axes))    # put the summed axes back
+        return grad.broadcast_to(ctx.shape)
 
 
 class _Extreme(Function):

@@ -53,6 +53,7 @@ class EMA:
                              f"{len(self.shadow)}")
         for i, (shadow, p) in enumerate(zip(self.shadow, targets)):
             p.data[...] = import_array(shadow, p, f"EMA.copy_to: average {i}")
+            p.mark_changed()
 
     @contextlib.contextmanager
     def average_parameters(self):
@@ -64,6 +65,7 @@ class EMA:
         finally:
             for p, array in zip(self.params, live):
                 p.data[...] = array
+                p.mark_changed()
 
     def state_dict(self) -> dict:
         return {"num_updates": self.num_updates,

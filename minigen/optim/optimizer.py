@@ -126,8 +126,11 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient (those with ``grad is None`` are left alone)."""
+        updated = [(position, p, group) for position, p, group in self._indexed_params() if p.grad is not None]
+        for _, p, _ in updated:
+            p.mark_changed()        # a graph still holding the old values must not backward through them
         jobs = [(p.data, p.grad.data, self.state.setdefault(position, {}), group)
-                for position, p, group in self._indexed_params() if p.grad is not None]
+                for position, p, group in updated]
         pool = _cpu_pool(jobs)
         if pool is None:
             for job in jobs:

@@ -1,0 +1,136 @@
+"""Normalisation as one Function: batch, group and layer norm differ only in the axes they average over.
+
+Forward, over the m entries that share a statistic (the axes ``axes`` of ``x`` viewed as ``view``):
+
+    mu    = (1/m) sum x                         sigma = sqrt((1/m) sum (x - mu)^2 + eps)
+    x_hat = (x - mu) / sigma                    y     = gamma x_hat + beta
+
+Backward, with g = dL/dy and g_hat = gamma g (the gradient that reaches x_hat):
+
+    dL/dx     = (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)) / sigma
+    dL/dgamma = sum of g x_hat,     dL/dbeta = sum of g        (over every axis gamma is broadcast along)
+
+The two means in dL/dx are the gradient flowing through mu and sigma: shifting every x by the same
+amount changes nothing, and neither does scaling them, so dL/dx has no component along 1 or x_hat.
+
+Written as separate operations this took about a dozen passes over x, each with a temporary kept for
+backward; here forward keeps only x and the per-group mu and 1/sigma, and backward recomputes x_hat
+and works in place. ``_standardize`` and ``_gradients`` are written with operators and ``.sum`` only,
+so the same lines run on arrays (first derivatives, in place) and on Tensors: when the backward
+itself is recorded (``create_graph=True``, e.g. a gradient penalty through a layer norm), x_hat is
+recomputed from x with recorded operations, and the second derivative comes from differentiating
+these same formulas.
+
+``reduce`` (batch norm across processes, see ``minigen.distributed``): a function that returns the
+sum of an array of per-channel statistics over all processes. It is applied to the count and the
+sums in forward and to the two sums in backward, so that every process normalises with the
+statistics of the whole global batch.
+"""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor, grad_mode
+from ..backend import get_array_module
+
+
+def _standardize(xv, axes, eps, reduce=None):
+    """(x_hat, mu, 1/sigma, var, m) over ``axes`` of ``xv``; on arrays or on Tensors."""
+    m = 1
+    for a in axes:
+        m *= xv.shape[a]
+    total = xv.sum(axis=axes, keepdims=True)
+    if reduce is not None:
+        m = int(round(float(reduce(get_array_module(total).full((1,), float(m))).reshape(-1)[0])))
+        total = reduce(total)
+    mu = total * (1.0 / m)
+    x_hat = xv - mu
+    var = (x_hat * x_hat).sum(axis=axes, keepdims=True)
+    if reduce is not None:
+        var = reduce(var)
+    var = var * (1.0 / m)
+    inv_sigma = (var + eps) ** -0.5
+    x_hat *= inv_sigma                       # in place on arrays; a new recorded Tensor otherwise
+    return x_hat, mu, inv_sigma, var, m
+
+
+def _gradients(g, x_hat, weight, inv_sigma, view, axes, param_shape, m, reduce, needs):
+    """(dL/dx, dL/dgamma, dL/dbeta) from the module docstring; on arrays or on Tensors. The
+    parameter gradients come back in ``param_shape``."""
+    need_x, need_w, need_b = needs
+    gx = gw = gb = None
+    if need_w:
+        gw = _sum_to(g * x_hat.reshape(g.shape), param_shape)
+    if need_b:
+        gb = _sum_to(g, param_shape)
+    if need_x:
+        g_hat = (g * weight.reshape(param_shape) if weight is not None else _copy(g)).reshape(view)
+        sum_g = g_hat.sum(axis=axes, keepdims=True)
+        sum_gx = (g_hat * x_hat).sum(axis=axes, keepdims=True)
+        if reduce is not None:
+            sum_g, sum_gx = reduce(sum_g), reduce(sum_gx)
+        g_hat -= sum_g * (1.0 / m)
+        g_hat -= x_hat * (sum_gx * (1.0 / m))
+        g_hat *= inv_sigma
+        gx = g_hat.reshape(g.shape)
+    return gx, gw, gb
+
+
+class Normalize(Function):
+    """y = gamma (x - mu) / sigma + beta with mu, sigma over ``axes`` of x viewed as ``view``.
+
+    ``weight`` and ``bias`` (gamma, beta; either may be None) are reshaped to ``param_shape`` to
+    broadcast against x. ``stats`` (a list), when given, receives mu and sigma^2 (arrays) and m.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, view, axes, param_shape, eps, reduce=None, stats=None):
+        x_hat, mu, inv_sigma, var, m = _standardize(x.reshape(view), axes, eps, reduce)
+        y = x_hat.reshape(x.shape)
+        if weight is not None:
+            y *= weight.reshape(param_shape)
+        if bias is not None:
+            y += bias.reshape(param_shape)
+        if stats is not None:
+            stats.extend([mu, var, m])
+        ctx.layout = (view, axes, param_shape, eps, m, reduce)
+        ctx.param_shape_given = (weight if weight is not None else bias if bias is not None else x).shape
+        ctx.save_for_backward(x, weight, mu, inv_sigma)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, mu, inv_sigma = ctx.saved_tensors
+        view, axes, param_shape, eps, m, reduce = ctx.layout
+        needs = ctx.needs_input_grad[:3]
+        if grad_mode.is_grad_enabled():
+            # create_graph: the gradients must stay functions of x, so x_hat and sigma are recomputed
+            # with recorded operations instead of taken from forward's arrays
+            if reduce is not None:
+                raise RuntimeError("Normalize: second derivatives through a batch norm synchronised "
+                                   "across processes are not supported")
+            x_hat, _, inv_sigma, _, _ = _standardize(x.reshape(view), axes, eps)
+            grads = _gradients(grad, x_hat, weight, inv_sigma, view, axes, param_shape, m, None, needs)
+        else:
+            x_hat = (x.data.reshape(view) - mu.data) * inv_sigma.data
+            w = None if weight is None else weight.data
+            grads = _gradients(grad.data, x_hat, w, inv_sigma.data, view, axes, param_shape, m, reduce,
+                               needs)
+        gx, gw, gb = grads
+        shape = ctx.param_shape_given
+        return (gx, None if gw is None else gw.reshape(shape), None if gb is None else gb.reshape(shape),
+                None, None, None, None)
+
+
+def _sum_to(a, shape):
+    """Sum ``a`` over the axes along which ``shape`` (as many axes) is broadcast."""
+    axes = tuple(i for i, (n, k) in enumerate(zip(a.shape, shape)) if k == 1 and n != 1)
+    return a.sum(axis=axes, keepdims=True) if axes else a
+
+
+def _copy(a):
+    return a * 1.0 if isinstance(a, Tensor) else a.copy()
+
+
+def normalize(x, weight, bias, view, axes, param_shape, eps, reduce=None, stats=None):
+    """``Normalize.apply``; see the module docstring."""
+    return Normalize.apply(x, weight, bias, tuple(view), tuple(axes), tuple(param_shape), eps,
+                           reduce=reduce, stats=stats)
