@@ -50,10 +50,7 @@ def prepare(recipe, dist) -> None:
     for name, value in list(vars(recipe).items()):
         if isinstance(value, Module):
             distributed.broadcast_module(value, dist)
-            try:
-                distributed.sync_batch_norm(value, dist)
-            except NotImplementedError as e:
-                raise UsageError(f"model '{recipe.name}' cannot train on {dist.world_size} ranks: {e}") from None
+            distributed.sync_batch_norm(value, dist)
         elif isinstance(value, Optimizer):
             setattr(recipe, name, distributed.DataParallel(value, dist))
         elif hasattr(value, "state_dict") and hasattr(value, "load_state_dict"):
