@@ -458,6 +458,8 @@ def test_ctrl_c_stops_every_rank_after_the_same_step_and_resume_continues(tmp_pa
 @needs_two_ranks
 def test_the_collectives(dist):
     assert (dist.backend, dist.world_size, dist.rank) == ("mpi", 2, dist.rank)
+    if "MINIGEN_NUM_THREADS" not in os.environ and dist.local_size == 2:     # each rank: half the cores
+        assert mg.backend.parallel.get_num_threads() == max(1, len(os.sched_getaffinity(0)) // 2)
     a = np.full(5, dist.rank + 1, dtype=np.float32)
     assert np.array_equal(dist.allreduce_sum(a), np.full(5, 3.0)) and a[0] == dist.rank + 1
     b = np.arange(4.0) * (dist.rank + 7)

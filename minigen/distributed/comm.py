@@ -88,7 +88,7 @@ class Communicator:
     _nccl = None          # the NCCL communicator that sums CuPy arrays, when there is one
 
     def __init__(self, device=None):
-        self.rank, self.world_size, self.local_rank = 0, 1, 0
+        self.rank, self.world_size, self.local_rank, self.local_size = 0, 1, 0, 1
         self.device = backend.device(device)
         self.host = socket.gethostname()
 
@@ -232,7 +232,7 @@ class MPICommunicator(Communicator):
         self.MPI, self.comm = MPI, MPI.COMM_WORLD
         self.rank, self.world_size = self.comm.Get_rank(), self.comm.Get_size()
         node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)   # the ranks on this machine
-        self.local_rank = node.Get_rank()
+        self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
         node.Free()
         self.host = socket.gethostname()
         self.device = backend.device(device)
@@ -343,6 +343,7 @@ def init(device=None, backend_name=None, timeout=None) -> Communicator:
                            f"({launch[2]}={launch[0]}); use minigen.distributed.single_process() to act "
                            "alone on one rank")
     comm = MPICommunicator(_import_mpi(launch), timeout=timeout)
+    _share_cores(comm.local_size)
     if kind == "cuda" or backend_name == "nccl":
         from .nccl import NcclCommunicator
         comm.device = comm.together(_gpu, device or "cuda", comm.local_rank, comm.world_size, comm.host,
@@ -355,6 +356,18 @@ def init(device=None, backend_name=None, timeout=None) -> Communicator:
         comm.device = backend.device(device)
     _current = comm
     return comm
+
+
+def _share_cores(local_size):
+    """Give each of the ``local_size`` ranks on this machine its share of the cores for minigen's CPU
+    thread pool, instead of a pool as large as the machine in every rank (MINIGEN_NUM_THREADS wins;
+    a launcher that pins each rank to its own cores has already shared them)."""
+    if "MINIGEN_NUM_THREADS" in os.environ:
+        return
+    from ..backend import parallel
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    pinned = usable < (os.cpu_count() or usable)
+    parallel.set_num_threads(max(1, usable if pinned else usable // local_size))
 
 
 def _device_kind(device):
