@@ -1,11 +1,16 @@
 """Data-parallel training speed: steps per second and all-reduce time per step, 1 rank against 2.
 
-    python benchmarks/bench_distributed.py [--steps S] [--ranks 1,2]    # needs pip install ".[mpi]"
+    python benchmarks/bench_distributed.py [--steps S]          # needs pip install ".[mpi]"
 
-Each row trains a model family for S steps at the same global batch, after a few warm-up steps, with
-one BLAS thread per rank (OPENBLAS_NUM_THREADS=1), as ``minigen train`` does it on N ranks: sharded
-data, per-example draws, DataParallel optimizers, metrics averaged every step. 1 rank runs in this
-process; N > 1 runs as ``mpiexec -n N`` of this file. Columns:
+Each row trains a model family for S steps at the same global batch, after 5 warm-up steps, as
+``minigen train`` does it on N ranks: sharded data, per-example draws, DataParallel optimizers, the
+metrics all-reduce every step. BLAS runs on one thread in every rank. Three set-ups per workload:
+
+    1 x 1      one process, one thread                        (the unit the others are compared with)
+    1 x all    one process, minigen's thread pool on every core
+    2 x share  mpiexec -n 2: two ranks, each with its share of the cores
+
+Columns:
 
     step/s         optimisation steps per second (the slowest rank's)
     examples/s     global batch x step/s
@@ -13,9 +18,9 @@ process; N > 1 runs as ``mpiexec -n N`` of this file. Columns:
                    rank included (so load imbalance shows up here too), and its share of the step
     bare           one all-reduce of a buffer of the same size when both ranks arrive together
                    (the transfer alone)
-    speed-up       step/s against 1 rank
+    vs 1 x 1       step/s against one process on one thread
 
-The machine's load average is printed beside the table: other processes on the cores slow the ranks
+The machine's load average is printed with the table: other processes on the cores slow the ranks
 down unevenly.
 """
 import argparse
@@ -94,8 +99,9 @@ def worker(steps):
     for name, model, dataset, options in WORKLOADS:
         seconds, comm, n_params, alone = measure(model, dataset, options, steps)
         if dist.is_root:
+            from minigen.backend import parallel as threads
             print(json.dumps({"name": name, "ranks": dist.world_size, "seconds": seconds, "comm": comm,
-                              "alone": alone,
+                              "alone": alone, "threads": threads.get_num_threads(),
                               "params": n_params, "batch": options["batch_size"], "steps": steps}),
                   flush=True)
 
@@ -108,36 +114,41 @@ def mpiexec():
     return "mpiexec"
 
 
+SETUPS = [(1, "1"), (1, None), (2, None)]     # (ranks, MINIGEN_NUM_THREADS): see the docstring
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--ranks", default="1,2", help="comma-separated world sizes")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.steps)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     load_before, rows = os.getloadavg()[0], []
-    for ranks in (int(r) for r in args.ranks.split(",")):
+    for ranks, threads in SETUPS:
+        env = {k: v for k, v in os.environ.items() if k != "MINIGEN_NUM_THREADS"}
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", **({"MINIGEN_NUM_THREADS": threads}
+                                                                    if threads else {}))
         command = [mpiexec(), "-n", str(ranks)] if ranks > 1 else []
         done = subprocess.run(command + [sys.executable, __file__, "--worker", "--steps", str(args.steps)],
                               capture_output=True, text=True, env=env)
         if done.returncode:
             sys.exit(f"{ranks} rank(s) failed:\n{done.stderr}")
         rows += [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    one = {r["name"]: r["steps"] / r["seconds"] for r in rows if r["ranks"] == 1}
-    print(f"load average before: {load_before:.2f} (1 min), {os.cpu_count()} cores; "
-          f"{args.steps} timed steps after 5 warm-up steps; one BLAS thread per rank\n")
-    print("| workload | parameters | ranks | step/s | examples/s | all-reduce ms/step | share of step "
-          "| bare all-reduce ms | speed-up |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
+    unit = {r["name"]: r["steps"] / r["seconds"] for r in rows if r["ranks"] == 1 and r["threads"] == 1}
+    print(f"load average before: {load_before:.2f} (1 min), {os.cpu_count()} cores; {args.steps} timed "
+          "steps after 5 warm-up steps; BLAS on one thread in every rank\n")
+    print("| workload | parameters | ranks x threads | step/s | examples/s | all-reduce ms/step | share of step "
+          "| bare all-reduce ms | vs 1 x 1 |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in sorted(rows, key=lambda r: [w[0] for w in WORKLOADS].index(r["name"])):
         rate = r["steps"] / r["seconds"]
         comm_ms = 1000 * r["comm"] / r["steps"]
-        speedup = f"{rate / one[r['name']]:.2f}x" if r["name"] in one else ""
-        bare = f"{1000 * r['alone']:.2f}" if r["ranks"] > 1 else "-"
-        print(f"| {r['name']} | {r['params']:,} | {r['ranks']} | {rate:.1f} | {rate * r['batch']:.0f} | "
-              f"{comm_ms:.2f} | {comm_ms / 1000 * rate:.0%} | {bare} | {speedup} |")
+        comm, share, bare = "-", "-", "-"
+        if r["ranks"] > 1:
+            comm, share, bare = f"{comm_ms:.2f}", f"{comm_ms / 1000 * rate:.0%}", f"{1000 * r['alone']:.2f}"
+        print(f"| {r['name']} | {r['params']:,} | {r['ranks']} x {r['threads']} | {rate:.1f} | "
+              f"{rate * r['batch']:.0f} | {comm} | {share} | {bare} | {rate / unit[r['name']]:.2f}x |")
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (1 min)")
 
 
