@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigen as mg
 from minigen import distributed
@@ -233,21 +235,26 @@ def test_a_one_rank_nccl_world_sums_and_trains_on_the_gpu(monkeypatch, tmp_path)
 
 
 # ---------------------------------------------------------------------------------- sharding
-@pytest.mark.parametrize("world", [2, 3, 4])
-def test_the_shards_of_a_global_batch_are_the_single_process_batch(world):
-    x = np.arange(50)
-    single = mg.data.DataLoader(x, batch_size=12, seed=5, drop_last=True)
-    shards = [mg.data.DataLoader(x, batch_size=12, seed=5, drop_last=True, shard=FakeRank(r, world))
-              for r in range(world)]
-    for epoch in range(2):
-        batches = [[b.numpy() for b, _ in s.batches(epoch)] for s in shards]
-        for k, (whole, _) in enumerate(single.batches(epoch)):
-            parts = [batches[r][k] for r in range(world)]
-            assert all(len(p) == 12 // world for p in parts)
-            assert np.array_equal(np.concatenate(parts), whole.numpy())       # disjoint, in order
-    visited = np.concatenate([b.numpy() for s in shards for b, _ in s.batches(0)])
-    assert len(set(visited.tolist())) == len(visited) == 48                   # each example once
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 120), world=st.integers(1, 5), per_rank=st.integers(1, 12),
+       drop_last=st.booleans(), seed=st.integers(0, 2**31), epoch=st.integers(0, 3))
+def test_the_shards_of_a_global_batch_are_the_single_process_batch(n, world, per_rank, drop_last, seed,
+                                                                   epoch):
+    x, batch = np.arange(n), world * per_rank
+    try:
+        shards = [mg.data.DataLoader(x, batch_size=batch, seed=seed, drop_last=drop_last,
+                                     shard=FakeRank(r, world)) for r in range(world)]
+    except ValueError as e:                   # only when the batches cannot be shared equally
+        assert (drop_last and batch > n) or (not drop_last and (n % batch) % world), e
+        return
+    single = mg.data.DataLoader(x, batch_size=batch, seed=seed, drop_last=drop_last)
+    parts = [[b.numpy() for b, _ in s.batches(epoch)] for s in shards]
+    for k, (whole, _) in enumerate(single.batches(epoch)):
+        assert len({len(p[k]) for p in parts}) == 1                          # equal shares
+        assert np.array_equal(np.concatenate([p[k] for p in parts]), whole.numpy())   # in order
     assert all(len(s) == len(single) for s in shards)
+    visited = np.concatenate([b for p in parts for b in p]) if len(single) else np.array([])
+    assert len(set(visited.tolist())) == len(visited)                         # each example once
 
 
 def test_a_batch_size_the_world_size_does_not_divide_is_refused():
