@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -363,6 +364,50 @@ def test_batch_norm_layers_get_the_sum_over_ranks():
     assert net[3][1].reduce is None
 
 
+def test_synchronised_batch_norm_sends_three_small_messages_per_step():
+    # forward: the count with the per-channel sums, then the squared deviations (they need the global
+    # mean); backward: its two per-channel sums together
+    x = mg.randn(6, 4, 3, 3, dtype="float64", requires_grad=True)
+    g = mg.randn(6, 4, 3, 3, dtype="float64")
+    bn = mg.nn.BatchNorm2d(4).to(dtype="float64")
+    bn.weight.data[...] = np.arange(1.0, 5.0, dtype=bn.weight.data.dtype)
+    bn.weight.mark_changed()
+    (bn(x) * g).sum().backward()
+    alone, alone_grad = bn(x).numpy(), x.grad.numpy()
+    sent = []
+
+    def two_equal_ranks(a):                      # both ranks hold this same shard
+        sent.append(a.size)
+        return a + a
+    x.grad = None
+    bn.reduce = two_equal_ranks
+    y = bn(x)
+    (y * g).sum().backward()
+    assert sent == [4 + 1, 4, 2 * 4]
+    np.testing.assert_allclose(y.numpy(), alone, rtol=1e-12, atol=1e-12)   # the same statistics
+    np.testing.assert_allclose(x.grad.numpy(), alone_grad, rtol=1e-10, atol=1e-12)
+
+
+@distributed.single_process()                   # each rank its own folder, under mpiexec too
+def test_the_run_folder_records_the_world_size_and_a_resume_on_another_says_so(tmp_path):
+    out = str(tmp_path / "run")
+    train("vae", "digits", out=out, steps=3, options={"batch_size": 32}, stream=quiet())
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["world_size"] == 1
+    header = mg.io.read_header(os.path.join(out, "checkpoint.npz"))
+    assert header["config"]["world_size"] == 1
+    # as if the run so far had been trained on 2 ranks
+    saved = mg.load(os.path.join(out, "checkpoint.npz"))
+    header["config"]["world_size"] = 2
+    mg.save(saved, os.path.join(out, "checkpoint.npz"), header=header)
+    said = tmp_path / "said.txt"
+    with open(said, "w") as stream:
+        train("vae", "digits", out=out, steps=5, resume=True, stream=stream)
+    assert "resuming a run trained on 2 rank(s) on 1: it goes on as the same run" in said.read_text()
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["world_size"] == 1
+
+
 # ===================================================================== jobs this suite starts itself
 @spawns_mpiexec
 def test_mpiexec_minigen_train_equals_one_process(tmp_path):
@@ -681,6 +726,8 @@ def test_resume_continues_bit_for_bit_and_across_world_sizes(dist, shared_dir):
         train("vae", "digits", out=regrown, steps=20, resume=True, stream=quiet())
     a, b = params(straight), params(stopped)
     assert all(np.array_equal(a[k], b[k]) for k in a)                 # the same world: bit for bit
+    with open(os.path.join(stopped, "config.json")) as f:
+        assert json.load(f)["world_size"] == 2
     assert max_difference(a, params(regrown)) < 1e-4                   # 2 ranks, then 1: same run
 
 
@@ -691,6 +738,20 @@ def test_a_bad_batch_size_is_refused_on_every_rank_before_training(dist, shared_
         train("vae", "digits", out=out, steps=5, options={"batch_size": 63}, stream=quiet())
     dist.barrier()
     assert not os.path.exists(out)
+
+
+@needs_two_ranks
+def test_a_run_folder_locked_by_another_run_is_refused_on_every_rank(dist, shared_dir):
+    out = os.path.join(shared_dir, "locked")
+    if dist.is_root:                             # held by a live process on this machine: mpiexec
+        os.makedirs(out)
+        with open(os.path.join(out, mg.training.lock.LOCK), "w") as f:
+            f.write(f"{os.getppid()} {socket.gethostname()}\n")
+    dist.barrier()
+    with pytest.raises(UsageError, match="is being written by another run"):
+        train("vae", "digits", out=out, steps=5, options={"batch_size": 32}, stream=quiet())
+    dist.barrier()
+    assert os.listdir(out) == ["train.lock"]                        # nothing else was written
 
 
 @needs_two_ranks

@@ -9,8 +9,9 @@ statistics over all ranks before using them:
     backward  the per-channel sums of the gradient that the input's gradient needs, summed likewise
 
 ``F.batch_norm(..., reduce=...)`` (minigen.ops.norm) computes these with ``reduce(a)`` = the elementwise
-sum of ``a`` over all ranks: three all-reduces of a few numbers per channel in the forward pass (count,
-sum, sum of squared deviations) and two in the backward pass. The running averages are then updated
+sum of ``a`` over all ranks: two all-reduces of a few numbers per channel in the forward pass (the
+count with the sums, then the sums of squared deviations, which need the global mean) and one in the
+backward pass (its two sums together). The running averages are then updated
 from the global statistics, identically on every rank. The parameters' own gradients (scale and shift)
 stay per rank and are averaged with all the others by DataParallel.
 """
