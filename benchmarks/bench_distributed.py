@@ -2,9 +2,9 @@
 
     python benchmarks/bench_distributed.py [--steps S]          # needs pip install ".[mpi]"
 
-Each row trains a model family for S steps at the same global batch, after 5 warm-up steps, as
-``minigen train`` does it on N ranks: sharded data, per-example draws, DataParallel optimizers, the
-metrics all-reduce every step. BLAS runs on one thread in every rank. Three set-ups per workload:
+Each row trains a model family for S steps at the same global batch, after 5 warm-up steps, with the
+loop ``minigen train`` runs on N ranks (minigen.recipe.run_steps): sharded data, per-example draws,
+DataParallel optimizers, the metrics all-reduce every step. BLAS runs on one thread in every rank. Three set-ups per workload:
 
     1 x 1      one process, one thread                        (the unit the others are compared with)
     1 x all    one process, minigen's thread pool on every core
@@ -42,36 +42,25 @@ WORKLOADS = [
 
 
 def measure(model, dataset, options, steps, warmup=5):
-    """On every rank: train ``steps`` steps; returns (seconds, all-reduce seconds, parameters)."""
-    import minigen as mg
-    from minigen import distributed
-    from minigen.training import config as run_config, parallel
-    from minigen.training.registry import get
+    """On every rank: train ``steps`` steps with the training loop itself (minigen.recipe.run_steps, as
+    on N ranks); returns (seconds, all-reduce seconds, parameters, bare all-reduce seconds)."""
+    from minigen import distributed, recipe as rc
+    from minigen.training import get
 
     dist = distributed.init()
-    recipe_cls, info = get(model), run_config.dataset_info(dataset)
-    config = run_config.make_config(recipe_cls, dataset, 0, options)
-    run_config.seed_everything(0)
-    recipe = run_config.build_recipe(recipe_cls, config, info, "cpu")
-    parallel.prepare(recipe, dist)
-    x, y = run_config.load_split(dataset, "train")
-    loader = mg.data.DataLoader(x, y, batch_size=config["batch_size"], drop_last=True, seed=0, shard=dist)
+    recipe_cls, info = get(model), rc.dataset_info(dataset)
+    config = rc.make_config(recipe_cls, dataset, 0, options)
+    x, y = rc.load_split(dataset, "train")
+    recipe, loader = rc.prepare(recipe_cls, info, config, x, y, rc.resolve_device("cpu"),
+                                steps=warmup + steps, shard=dist)
+    rc.parallel.prepare(recipe, dist)
     optimizers = [v for v in vars(recipe).values() if isinstance(v, distributed.DataParallel)]
-    batches = (b for epoch in range(10**6) for b in loader.batches(epoch))
-    recipe.train()
-
-    def run(n):
-        for step in range(n):
-            batch = next(batches)
-            with parallel.step_draws(dist, batch):
-                metrics = recipe.train_step(batch, step)
-            parallel.agree(dist, {k: float(v) for k, v in metrics.items()}, False)
-
-    run(warmup)
+    position = rc.Position()
+    rc.run_steps(recipe, loader, warmup, position, dist=dist)
     dist.barrier()
     comm_before = sum(o.comm_seconds for o in optimizers)
     start = time.perf_counter()
-    run(steps)
+    rc.run_steps(recipe, loader, warmup + steps, position, dist=dist)
     dist.barrier()
     seconds = time.perf_counter() - start
     comm = sum(o.comm_seconds for o in optimizers) - comm_before

@@ -14,6 +14,7 @@ same test, inside ``single_process()``, and compare parameters up to the order o
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -408,6 +409,15 @@ def test_the_run_folder_records_the_world_size_and_a_resume_on_another_says_so(t
         assert json.load(f)["world_size"] == 1
 
 
+def test_the_docs_link_to_the_lines_they_quote():
+    with open(os.path.join(REPO, "docs", "distributed.md")) as f:
+        links = re.findall(r"\[`([^`]+)`[^\]]*\]\(\.\./([^)#]+)#L(\d+)\)", f.read())
+    assert links                                  # the equation's line, at least
+    for code, path, line in links:
+        with open(os.path.join(REPO, path)) as f:
+            assert code in f.read().splitlines()[int(line) - 1], (path, line, code)
+
+
 # ===================================================================== jobs this suite starts itself
 @spawns_mpiexec
 def test_mpiexec_minigen_train_equals_one_process(tmp_path):
@@ -477,7 +487,6 @@ def test_one_rank_failing_stops_every_rank_and_keeps_the_checkpoint(tmp_path, ac
     script.write_text(FAULTY_RUN.format(action=action))
     done, seconds = run_mpiexec([sys.executable, str(script), out], timeout=120, MINIGEN_DIST_TIMEOUT="3")
     assert done.returncode != 0
-    import re
     assert re.search(expect, done.stdout + done.stderr), done.stdout + done.stderr
     assert seconds < 60
     saved = mg.load(os.path.join(out, "checkpoint.npz"))          # intact, and a step it reached
