@@ -68,6 +68,7 @@ from . import data
 from . import distributions
 from . import flows
 from . import diffusion
+from . import distributed
 from .io import save, load
 
 float32 = "float32"

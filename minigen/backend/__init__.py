@@ -9,6 +9,8 @@ has its own seeded random generator; ``manual_seed`` reseeds all of them.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import parallel
@@ -172,6 +174,18 @@ def scatter_add(target, index, values):
     return target
 
 
+def nccl():
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``), through which minigen.distributed sums arrays across
+    GPUs; a RuntimeError that says what is missing when CuPy or the NCCL library is not there."""
+    _require_cupy()
+    from cupy.cuda import nccl as module      # cupy.cuda.nccl imports even when NCCL is missing
+    if not getattr(module, "available", False):
+        raise RuntimeError("data-parallel training on GPUs sums gradients with NCCL, which CuPy cannot "
+                           "load here: install NCCL for your CUDA version as CuPy's installation guide "
+                           "says under 'Additional CUDA Libraries', or train on the CPU (--device cpu)")
+    return module
+
+
 _scipy_special = None
 
 
@@ -232,6 +246,9 @@ def manual_seed(seed: int) -> None:
     _generators.clear()
 
 
+_view = None          # gen -> object with gen's methods, while generator_view(...) is active
+
+
 def generator(dev=None):
     """The random generator of a device: a numpy Generator on the CPU, a cupy one on CUDA."""
     dev = device(dev)
@@ -245,7 +262,22 @@ def generator(dev=None):
             with cp.cuda.Device(dev.index):
                 gen = cp.random.default_rng(seed)
         _generators[dev] = gen
-    return gen
+    return gen if _view is None else _view(gen)
+
+
+@contextlib.contextmanager
+def generator_view(view):
+    """Inside the block, ``generator(dev)`` returns ``view(gen)`` in place of the generator ``gen``.
+
+    minigen.distributed uses it so that the draws a data-parallel rank makes per example are its
+    own rows of the draws one process would make for the whole global batch.
+    """
+    global _view
+    previous, _view = _view, view
+    try:
+        yield
+    finally:
+        _view = previous
 
 
 def get_rng_state() -> dict:

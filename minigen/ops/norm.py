@@ -22,9 +22,9 @@ recomputed from x with recorded operations, and the second derivative comes from
 these same formulas.
 
 ``reduce`` (batch norm across processes, see ``minigen.distributed``): a function that returns the
-sum of an array of per-channel statistics over all processes. It is applied to the count and the
-sums in forward and to the two sums in backward, so that every process normalises with the
-statistics of the whole global batch.
+sum of an array of per-channel statistics over all processes. Forward applies it twice (the count
+with the sums, then the squared deviations from the global mean) and backward once (its two sums
+together), so that every process normalises with the statistics of the whole global batch.
 """
 from __future__ import annotations
 
@@ -39,8 +39,11 @@ def _standardize(xv, axes, eps, reduce=None):
         m *= xv.shape[a]
     total = xv.sum(axis=axes, keepdims=True)
     if reduce is not None:
-        m = int(round(float(reduce(get_array_module(total).full((1,), float(m))).reshape(-1)[0])))
-        total = reduce(total)
+        # the count and the sums in one message: [sum_1, ..., sum_C, m], in float64 so m stays exact
+        xp = get_array_module(total)
+        both = reduce(xp.concatenate([total.reshape(-1).astype(xp.float64), xp.full((1,), float(m))]))
+        m = int(round(float(both[-1])))
+        total = both[:-1].reshape(total.shape).astype(total.dtype)
     mu = total * (1.0 / m)
     x_hat = xv - mu
     var = (x_hat * x_hat).sum(axis=axes, keepdims=True)
@@ -65,8 +68,9 @@ def _gradients(g, x_hat, weight, inv_sigma, view, axes, param_shape, m, reduce, 
         g_hat = (g * weight.reshape(param_shape) if weight is not None else _copy(g)).reshape(view)
         sum_g = g_hat.sum(axis=axes, keepdims=True)
         sum_gx = (g_hat * x_hat).sum(axis=axes, keepdims=True)
-        if reduce is not None:
-            sum_g, sum_gx = reduce(sum_g), reduce(sum_gx)
+        if reduce is not None:                   # both sums in one message (arrays here, never Tensors)
+            both = reduce(get_array_module(sum_g).concatenate([sum_g.reshape(-1), sum_gx.reshape(-1)]))
+            sum_g, sum_gx = both[:sum_g.size].reshape(sum_g.shape), both[sum_g.size:].reshape(sum_gx.shape)
         g_hat -= sum_g * (1.0 / m)
         g_hat -= x_hat * (sum_gx * (1.0 / m))
         g_hat *= inv_sigma
