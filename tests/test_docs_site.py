@@ -32,8 +32,10 @@ MATHJAX = ROOT / "docs" / "hooks" / "node_modules" / "mathjax"
 # Each family page and the engine page, with references it must show (a few per page, enough to
 # tell that the excerpts are the code of that page's equations).
 FAMILY_PAGES = {
-    "engine.html": ["minigen/autograd/engine.py::_topological_order", "minigen/ops/math.py::Softplus",
-                    "minigen/autograd/gradcheck.py::gradcheck"],
+    "engine.html": ["minigen/autograd/engine.py::_topological_order", "minigen/autograd/engine.py::run_backward",
+                    "minigen/ops/math.py::Softplus", "minigen/autograd/gradcheck.py::gradcheck",
+                    "minigen/ops/norm.py::_gradients", "minigen/ops/conv.py::Conv2dWeight",
+                    "minigen/ops/logprob.py::NormalLogProb", "minigen/optim/adam.py::Adam._update"],
     "vae.html": ["minigen/models/vae.py::VAE.elbo", "minigen/distributions/normal.py::Normal.rsample",
                  "minigen/distributions/kl.py::kl_divergence", "minigen/models/vae.py::VAE.iwae"],
     "vqvae.html": ["minigen/models/vqvae.py::straight_through", "minigen/models/vqvae.py::VQVAE.loss",
