@@ -275,5 +275,5 @@ def test_each_family_page_shows_its_code(rendered):
 def test_figures_load(rendered):
     for page, seen in rendered.items():
         assert seen["decoded"] == seen["images"], f"{page}: {seen['images'] - seen['decoded']} images did not load"
-    for page in ("vae.html", "vqvae.html", "flows.html", "diffusion.html"):
+    for page in ("vae.html", "vqvae.html", "gan.html", "flows.html", "diffusion.html"):
         assert rendered[page]["images"] >= 3, f"{page}: {rendered[page]['images']} figures"
