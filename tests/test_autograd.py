@@ -274,12 +274,12 @@ def test_default_dtype_and_float64():
 
 
 def test_extending_guide_runs():
-    """The code in docs/extending.md runs as written (a reader will paste it)."""
-    doc = (pathlib.Path(__file__).parent.parent / "docs" / "extending.md").read_text()
+    """The code in docs/engine.md runs as written (a reader will paste it)."""
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "engine.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
     namespace = {}
     code = "\n".join(b for b in blocks if "model(x)" not in b)
-    exec(compile(code, "docs/extending.md", "exec"), namespace)
+    exec(compile(code, "docs/engine.md", "exec"), namespace)
     np.testing.assert_allclose(namespace["big"].grad.numpy(), [0, 0.5, 1])
     np.testing.assert_allclose(namespace["y"].numpy(), [0, np.log(2), 1000], rtol=1e-6)
 

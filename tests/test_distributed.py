@@ -409,15 +409,6 @@ def test_the_run_folder_records_the_world_size_and_a_resume_on_another_says_so(t
         assert json.load(f)["world_size"] == 1
 
 
-def test_the_docs_link_to_the_lines_they_quote():
-    with open(os.path.join(REPO, "docs", "distributed.md")) as f:
-        links = re.findall(r"\[`([^`]+)`[^\]]*\]\(\.\./([^)#]+)#L(\d+)\)", f.read())
-    assert links                                  # the equation's line, at least
-    for code, path, line in links:
-        with open(os.path.join(REPO, path)) as f:
-            assert code in f.read().splitlines()[int(line) - 1], (path, line, code)
-
-
 # ===================================================================== jobs this suite starts itself
 @spawns_mpiexec
 def test_mpiexec_minigen_train_equals_one_process(tmp_path):
