@@ -19,6 +19,7 @@ What a page tells this test, in an HTML comment that the rendered page does not 
     expect minigen eval runs/realnvp-moons: nll_nats - true_entropy_nats <= 0.02
     reduce minigen compare --dataset digits => --steps 20 --seeds 1
     skip mpiexec -f hosts: needs a hosts file that names other machines
+    fails minigen train dcgan --dataset 8gaussians: needs square images
     -->
 
 - ``expect COMMAND: CONDITION``: COMMAND (a ``minigen eval`` line, run after the page's own commands
@@ -30,6 +31,8 @@ What a page tells this test, in an HTML comment that the rendered page does not 
   command whose numbers come from a longer one (the page says where those come from; a reduced
   command is checked for its exit status only, and an expect on it is refused).
 - ``skip PREFIX: REASON``: a command this test cannot run anywhere (other machines).
+- ``fails PREFIX: MESSAGE``: a command the prose shows failing (outside a transcript): it must exit
+  with status 2 and print MESSAGE.
 
 Commands needing what a machine may lack are skipped with the reason: ``--device cuda`` without a
 GPU, ``mpiexec`` without the mpi extra.
@@ -154,8 +157,9 @@ def commands(text: str) -> list:
 
 
 def annotations(text: str) -> dict:
-    """{"expect": [(command, condition)], "reduce": [(prefix, flags)], "skip": [(prefix, reason)]}."""
-    notes = {"expect": [], "reduce": [], "skip": []}
+    """{"expect": [(command, condition)], "reduce": [(prefix, flags)], "skip": [(prefix, reason)],
+    "fails": [(prefix, message)]}."""
+    notes = {"expect": [], "reduce": [], "skip": [], "fails": []}
     for block in ANNOTATION.findall(text):
         for raw in block.strip().splitlines():
             line = raw.strip()
@@ -168,12 +172,12 @@ def annotations(text: str) -> dict:
             elif kind == "reduce" and " => " in rest:
                 prefix, flags = rest.split(" => ", 1)
                 notes["reduce"].append((prefix.strip(), flags.strip()))
-            elif kind == "skip" and ": " in rest:
+            elif kind in ("skip", "fails") and ": " in rest:
                 prefix, reason = rest.split(": ", 1)
-                notes["skip"].append((prefix.strip(), reason.strip()))
+                notes[kind].append((prefix.strip(), reason.strip()))
             else:
                 raise ValueError(f"docs-test annotation not understood: {line!r} (expect COMMAND: CONDITION, "
-                                 "reduce PREFIX => FLAGS, skip PREFIX: REASON)")
+                                 "reduce PREFIX => FLAGS, skip PREFIX: REASON, fails PREFIX: MESSAGE)")
     return notes
 
 
@@ -247,7 +251,7 @@ def test_every_page_states_its_checks_in_a_form_this_test_reads():
         shown = [command for _, command, _ in commands(text)]
         total += len(shown)
         notes = annotations(text)
-        for prefix, _ in notes["reduce"] + notes["skip"]:
+        for prefix, _ in notes["reduce"] + notes["skip"] + notes["fails"]:
             assert any(c.startswith(prefix) for c in shown), f"{page}: no command starts with {prefix!r}"
         for command, condition in notes["expect"]:
             compile(condition, page, "eval")
@@ -337,6 +341,9 @@ def test_the_commands_of_the_page_do_what_it_says(page, workspace, capsys):
         if reason:
             skipped.append(f"{page}:{line}: {command} ({reason})")
             continue
+        for prefix, message in notes["fails"]:
+            if command.startswith(prefix):
+                error = message
         actual = command
         for prefix, flags in notes["reduce"]:
             if command.startswith(prefix):

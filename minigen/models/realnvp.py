@@ -81,7 +81,7 @@ class RealNVPRecipe(FlowRecipe):
     # 2-D: a cosine decay of lr (flow_recipe.py says why); images: batches of 64 (1,437 digits make only
     # 5 batches of 256), and on mnist-5k fewer epochs: each step there costs 12x a digits step
     dataset_defaults = {"2d": {"lr_schedule": "cosine"}, "image": {"batch_size": 64, "epochs": 30},
-                        "mnist-5k": {"epochs": 15}}
+                        "mnist-5k": {"epochs": 12}}
     option_help = {"couplings": "affine couplings (2-D data)",
                    "hidden": "width of the coupling MLPs (2-D data)", "levels": "multi-scale levels (images)",
                    "conv_channels": "channels of the coupling networks (images)",
