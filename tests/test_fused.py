@@ -191,3 +191,15 @@ def test_leaky_relu_for_any_slope(slope):
     np.testing.assert_allclose(mg.leaky_relu(t64(away, False), slope).numpy(),
                                np.where(away > 0, away, slope * away), rtol=1e-15)
     assert gradcheck(lambda x: mg.leaky_relu(x, slope), [t64(away)])
+
+
+def test_malloc_settings_apply_once_and_leave_a_users_own_alone(monkeypatch):
+    import sys
+    from minigen.backend import memory
+    if not sys.platform.startswith("linux"):
+        assert memory.keep_arrays_in_the_heap() is False
+        return
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert memory.keep_arrays_in_the_heap() is False          # the user's malloc settings stand
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert memory.keep_arrays_in_the_heap() in (True, False)  # False only off glibc (e.g. musl)
