@@ -337,7 +337,7 @@ def _sigmoid_array(x, out=None):
     """s(x) = (1 + tanh(x/2)) / 2 on an array: no overflow of exp(-x) for large negative x."""
     xp = get_array_module(x)
     s = xp.multiply(x, 0.5, out=out)
-    xp.tanh(s, out=s)
+    s = xp.tanh(s, out=s if isinstance(s, xp.ndarray) else None)     # in place unless x was a scalar
     s += 1
     s *= 0.5
     return s
