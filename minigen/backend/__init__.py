@@ -13,10 +13,11 @@ import contextlib
 
 import numpy as np
 
-from . import parallel
+from . import memory, parallel
 from .parallel import get_num_threads, set_num_threads
 
 parallel.pin_blas_to_one_thread()     # minigen parallelises its own work; see backend/parallel.py
+memory.keep_arrays_in_the_heap()      # no page faults for each step's arrays; see backend/memory.py
 
 _CUDA_HELP = 'pip install "minigen[cuda12]" (CUDA 12) or "minigen[cuda13]" (CUDA 13)'
 

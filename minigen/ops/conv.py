@@ -43,11 +43,13 @@ differentiates a critic's input gradient) is again made of these three:
 and W are kept for backward; the columns, nine times the size of x for a 3x3 kernel, are recomputed
 there instead of being held from forward to backward.
 
-Column layout: rows are (c, i, j) and columns (n, oh, ow), so the channel axis comes first. Then
-the groups are a free reshape (G, C_in/G kh kw, N OH OW), each group is one large GEMM with
-N OH OW columns (BLAS reads the transposed operands in place), and the only arrays that get
-transposed are the channel-first results (C_out rows: conv2d's output, col2im's accumulator) and
-the channel-first copies of x and g, never the kh kw times larger columns.
+How the arrays are worked (the fast path; the equations above do not change): each forward runs a
+few images at a time (``_images_per_chunk``: about 1 MB of columns, still in the core's cache when the
+product reads them), the chunks on minigen's threads. Column rows are (c, i, j) and columns
+(n, oh, ow), so groups are a free reshape (G, C_in/G kh kw, n OH OW) and each is one 2-D product.
+With stride 1 the columns are taken on the padded grid (``_Windows``: one contiguous copy per row), a
+1x1 convolution needs no columns at all, and the transposed convolution is a correlation with the
+flipped kernel (a gather), so col2im's scatter is left to strided transposed convolutions.
 """
 import operator
 from typing import NamedTuple
