@@ -3,6 +3,7 @@ datasets, measured, and the table written into the docs.
 
     python examples/defaults_report.py                       # every row (hours on a loaded 2-core CPU)
     python examples/defaults_report.py --only ddpm/mnist-5k,dcgan/mnist-5k     # (re)run these rows
+    python examples/defaults_report.py --only dcgan/mnist-5k --commands  # through the command line
     python examples/defaults_report.py --quick               # 20 steps a run, to check the script
     python examples/defaults_report.py --write-only          # rewrite the docs from results.json
 
@@ -18,6 +19,11 @@ For each (family, dataset) of PLAN, nothing but the defaults (the family's ``def
               defines one), and on images the sample measures of `minigen eval --samples N`
               (minigen.harnesses.compare.judge_samples: the dataset classifier's confidence, the classes
               present, memorisation ratio, classifier FID)
+
+With --commands a row is the documented pair of commands itself, each in a process of its own:
+`minigen train FAMILY --dataset NAME --out DIR`, then `minigen eval DIR` (with `--samples N` on images);
+its time is that of the train command (wall clock, and the CPU seconds of its process), the time of a
+step the median of the intervals that the run's metrics.jsonl logs (wall clock while training).
 
 Rows go into OUT/results.json as each finishes, so a run that stops goes on where it stopped (a row
 already there is kept unless --only names it). From results.json the script writes:
@@ -50,9 +56,10 @@ from minigen.recipe import family_defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-TWO_D = ("8gaussians", "moons")
+TWO_D = ("8gaussians", "25gaussians", "moons")
 IMAGES = ("digits", "mnist-5k")
-PLAN = [(family, dataset) for family in ("gan", "wgan-gp", "planar", "realnvp", "ddpm") for dataset in TWO_D] + [
+PLAN = [(family, dataset) for family in ("gan", "wgan-gp", "planar", "realnvp", "ddpm")
+        for dataset in ("8gaussians", "moons")] + [("gan", "25gaussians"), ("wgan-gp", "25gaussians")] + [
     (family, dataset) for dataset in IMAGES
     for family in ("ae", "vae", "cvae", "vqvae", "vqvae2", "pixelcnn", "gan", "dcgan", "cgan", "wgan-gp",
                    "realnvp", "glow", "ddpm", "classifier", "gaussian-classifier")]
@@ -97,7 +104,7 @@ def run_row(family, dataset, out, quick):
                                                                    training.dataset_info(dataset))},
            "wall_s": wall1 - wall0, "cpu_s": cpu1 - cpu0, "cpu_per_step_s": statistics.median(per_step),
            "end_wall_s": wall1 - stamps[-1][1], "end_cpu_s": cpu1 - stamps[-1][0],
-           "load_before": load_before, "load_after": os.getloadavg(),
+           "load_before": load_before, "load_after": os.getloadavg(), "commit": machine_record()["commit"],
            "finished": datetime.datetime.now().isoformat(timespec="seconds")}
     # steps x the median step + the end: the run on one unloaded core (the median skips the steps
     # that a busy machine or a first-call set-up made slow)
@@ -114,6 +121,55 @@ def run_row(family, dataset, out, quick):
             row["judge"] = judge_samples(run.recipe, n, seed=run.config["seed"],
                                          feature_cache=os.path.join(out, "features"))
     row["eval_cpu_s"] = time.process_time() - eval_cpu
+    return row
+
+
+def run_commands(family, dataset, out, quick):
+    """The row of ``family`` on ``dataset`` measured by running the documented commands (--commands)."""
+    import resource
+    folder = os.path.abspath(os.path.join(out, "runs", f"{family}-{dataset}"))
+    shutil.rmtree(folder, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def minigen(*words):
+        proc = subprocess.run([sys.executable, "-m", "minigen", *words], cwd=out, env=env, capture_output=True,
+                              text=True)
+        if proc.returncode:
+            raise SystemExit(f"defaults_report: minigen {' '.join(words)} exited {proc.returncode}:\n"
+                             f"{proc.stderr[-2000:]}")
+        return proc
+
+    load_before = os.getloadavg()
+    usage0, wall0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    minigen("train", family, "--dataset", dataset, "--out", folder, *(["--steps", str(QUICK_STEPS)] if quick else []))
+    usage1, wall1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    config = json.load(open(os.path.join(folder, "config.json")))
+    logged = [json.loads(line) for line in open(os.path.join(folder, "metrics.jsonl")) if line.strip()]
+    logged = [m for m in logged if "time" in m and "step" in m]
+    per_step = [(b["time"] - a["time"]) / (b["step"] - a["step"]) for a, b in zip(logged[1:], logged[2:])
+                if b["step"] > a["step"]] or [(wall1 - wall0) / max(config["steps"], 1)]
+    info, recipe_cls = training.dataset_info(dataset), training.get(family)
+    batch = min(config.get("batch_size", 64), info.n_train)
+    cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    row = {"family": family, "dataset": dataset, "steps": config["steps"], "epochs": config.get("epochs"),
+           "batch_size": batch, "steps_per_epoch": info.n_train // batch if recipe_cls.drop_last
+           else -(-info.n_train // batch),
+           "defaults": {k: config[k] for k in family_defaults(recipe_cls, info)},
+           "wall_s": wall1 - wall0, "cpu_s": cpu, "cpu_per_step_s": statistics.median(per_step),
+           "end_wall_s": wall1 - wall0 - (logged[-1]["time"] if logged else 0.0),
+           # the CPU seconds of the whole command: about its time on one unloaded core
+           "estimate_s": cpu, "via": "commands",
+           "load_before": load_before, "load_after": os.getloadavg(), "commit": machine_record()["commit"],
+           "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+    judged = recipe_cls.generative and info.kind == "image"
+    eval_cpu = time.perf_counter()
+    printed = json.loads(minigen("eval", folder, *(["--samples", str(JUDGED.get(family, 1000))] if judged else []))
+                         .stdout.strip().splitlines()[-1])
+    numbers = {k: v for k, v in printed.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    row["eval"] = numbers
+    if judged:
+        row["judge"] = {**numbers, "held_out": printed.get("held_out", {})}
+    row["eval_wall_s"] = time.perf_counter() - eval_cpu
     return row
 
 
@@ -152,11 +208,13 @@ def _minutes(seconds):
     return f"{seconds / 60:.1f}" if seconds >= 60 else f"{seconds / 60:.2f}"
 
 
-def table(rows, kind):
-    """A Markdown table of ``rows`` (of one kind of dataset): command, quality, time."""
+def table(rows, kind, not_run=()):
+    """A Markdown table of ``rows`` (of one kind of dataset): command, quality, time; then a line for
+    each (family, dataset) of ``not_run`` saying that this report has not run it (no number is shown
+    that was not measured)."""
     columns = [(k, title, form) for k, title, form in QUALITY[kind] if any(k in quality(r) for r in rows)]
     head = ["command", "steps (epochs x batches)", *[title for _, title, _ in columns],
-            "wall min (measured)", "CPU ms / step", "min on an unloaded core (estimate)"]
+            "wall min (measured)", "ms / step", "min on an unloaded core (estimate)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = quality(row)
@@ -170,6 +228,9 @@ def table(rows, kind):
         lines.append("| " + " | ".join([f"`minigen train {row['family']} --dataset {row['dataset']}`", length,
                                          *shown, _minutes(row["wall_s"]), f"{1000 * row['cpu_per_step_s']:.0f}",
                                          _minutes(row["estimate_s"])]) + " |")
+    for family, dataset in not_run:
+        lines.append("| " + " | ".join([f"`minigen train {family} --dataset {dataset}`", "not run for this report",
+                                         *["-"] * (len(head) - 2)]) + " |")
     return "\n".join(lines)
 
 
@@ -177,8 +238,9 @@ def machine(results):
     rows = list(results["rows"].values())
     loads = [r["load_before"][0] for r in rows] + [r["load_after"][0] for r in rows]
     dates = sorted(r["finished"][:10] for r in rows)
+    commits = sorted({r.get("commit", results["machine"]["commit"]) for r in rows})
     return (f"{results['machine']['cpu']}, {results['machine']['cores']} cores, {results['machine']['system']}; "
-            f"minigen {results['machine']['commit']}; runs finished {dates[0]} to {dates[-1]}; load average "
+            f"minigen {', '.join(commits)}; runs finished {dates[0]} to {dates[-1]}; load average "
             f"(1 min) during the runs {min(loads):.1f} to {max(loads):.1f}, median {statistics.median(loads):.1f} "
             f"on {results['machine']['cores']} cores")
 
@@ -205,10 +267,15 @@ then measured on the test split:
 - **likelihood** where the family defines one (`minigen eval`): exact for flows and PixelCNN, a bound
   for the VAE (IWAE, k = 500) and DDPM, the priors' NLL of the test codes for VQ-VAE-2;
 - **time**: the wall clock of the whole command as measured, on a machine that other jobs were
-  loading (so it is an upper bound); the median CPU time of one step (`time.process_time`, every
-  thread of the process); and the steps times that median plus the end of the run (last checkpoint
-  and preview): about the command's time on one unloaded core. Two unloaded cores are faster still
-  where minigen's thread pool splits the large operations (docs/performance.md).
+  loading (so it is an upper bound); the median time of one step; and about the command's time on
+  one unloaded core. Rows measured in the script's process (2-D data): the step's CPU time
+  (`time.process_time`, every thread of the process), and the steps times that median plus the end
+  of the run (last checkpoint and preview). Rows measured by running the commands themselves
+  (`--commands`: `minigen train`, then `minigen eval`, each in its own process; the image rows): the
+  step's wall clock from the run's `metrics.jsonl`, and the CPU seconds of the whole train command
+  (start-up, training, preview). The runs used one thread (`MINIGEN_NUM_THREADS=1`,
+  `OPENBLAS_NUM_THREADS=1`); two unloaded cores are faster still where minigen's thread pool splits
+  the large operations (docs/performance.md).
 
 Machine: {machine}.
 """
@@ -224,12 +291,19 @@ def write_page(results, path):
     for title, kind, datasets in (("2-D data", "2d", TWO_D), ("digits (8x8)", "image", ("digits",)),
                                   ("mnist-5k (28x28)", "image", ("mnist-5k",))):
         chosen = [r for r in rows if r["dataset"] in datasets]
-        if chosen:
-            text += f"\n## {title}\n\n" + table(sorted(chosen, key=lambda r: (r["dataset"], order(r))), kind) + "\n"
+        missing = [(f, d) for f, d in PLAN if d in datasets and f"{f}/{d}" not in results["rows"]]
+        text += f"\n## {title}\n\n" + table(sorted(chosen, key=lambda r: (r["dataset"], order(r))), kind,
+                                              missing) + "\n"
     total = sum(r["wall_s"] for r in rows)
     estimate = sum(r["estimate_s"] for r in rows)
-    text += (f"\nAll {len(rows)} runs: {total / 3600:.1f} hours as measured, about {estimate / 3600:.1f} hours "
-             "on one unloaded core.\n")
+    text += (f"\n{len(rows)} of the plan's {len(PLAN)} runs measured: {total / 3600:.1f} hours as measured, about "
+             f"{estimate / 3600:.1f} hours on one unloaded core. A row \"not run for this report\" has no "
+             "numbers here: `python examples/defaults_report.py --only FAMILY/DATASET` measures it.\n")
+    # every number of every row, for tests/test_documented_commands.py: the conditions that the pages
+    # state for a default run must hold for the row measured here
+    numbers = {key: {k: v for k, v in values(row).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+               for key, row in results["rows"].items()}
+    text += "\n<!-- defaults-values\n" + json.dumps(numbers, sort_keys=True) + "\n-->\n"
     with open(path, "w") as f:
         f.write(text)
 
@@ -249,12 +323,10 @@ def rewrite_quotes(results, paths):
 
     def region(match):
         keys = [k.strip() for k in match.group(2).split(",")]
-        missing = [k for k in keys if k not in rows]
-        if missing:
-            raise SystemExit(f"defaults_report: the pages quote {missing}, which results.json lacks")
-        chosen = [rows[k] for k in keys]
-        kind = "2d" if chosen[0]["dataset"] in TWO_D else "image"
-        return match.group(1) + table(chosen, kind) + "\n" + match.group(3)
+        chosen = [rows[k] for k in keys if k in rows]
+        missing = [tuple(k.split("/")) for k in keys if k not in rows]
+        kind = "2d" if keys[0].split("/")[1] in TWO_D else "image"
+        return match.group(1) + table(chosen, kind, missing) + "\n" + match.group(3)
 
     def value(match):
         key, name, form = match.group(2), match.group(3), match.group(4) or "{:.2f}"
@@ -295,6 +367,8 @@ def main():
     p.add_argument("--out", help="results and run folders (default runs/defaults, runs/defaults-quick with --quick)")
     p.add_argument("--only", help="rows to (re)run, e.g. ddpm/mnist-5k,dcgan/digits (default: the missing ones)")
     p.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps a run; writes no docs")
+    p.add_argument("--commands", action="store_true",
+                   help="measure each row by running `minigen train` and `minigen eval` (module docstring)")
     p.add_argument("--write-only", action="store_true", help="rewrite the docs from results.json, train nothing")
     p.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where defaults.md goes (default docs/)")
     args = p.parse_args()
@@ -314,7 +388,7 @@ def main():
                 continue
             family, dataset = key.split("/")
             print(f"{key}: training with the defaults", flush=True)
-            row = run_row(family, dataset, out, args.quick)
+            row = (run_commands if args.commands else run_row)(family, dataset, out, args.quick)
             results["rows"][key] = row
             results["rows"] = {k: results["rows"][k] for k in plan if k in results["rows"]}
             with open(path + ".tmp", "w") as f:

@@ -172,3 +172,43 @@ def test_eval_judges_samples_on_2d_data(shifted, tmp_path, capsys):
     assert main(["eval", str(out), "--sample-steps", "5"]) == 2
     assert "--sample-steps goes with --samples N" in capsys.readouterr().err
     assert main(["eval", str(out), "--samples", "1"]) == 2
+
+
+def _report_module():
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "defaults_report.py")
+    spec = importlib.util.spec_from_file_location("defaults_report", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_defaults_report_shows_what_it_measured_and_says_what_it_did_not(tmp_path):
+    """examples/defaults_report.py writes the measured rows, a "not run" line for every other row of
+    its plan (no invented numbers), the numbers as JSON for the documented-commands test, and refuses
+    to quote a number of a row it has not measured."""
+    report = _report_module()
+    row = {"family": "wgan-gp", "dataset": "8gaussians", "steps": 9984, "epochs": 128, "batch_size": 256,
+           "steps_per_epoch": 78, "wall_s": 120.0, "cpu_s": 100.0, "cpu_per_step_s": 0.004, "estimate_s": 43.0,
+           "end_wall_s": 1.0, "end_cpu_s": 1.0, "load_before": [2.0, 2.0, 2.0], "load_after": [3.0, 3.0, 3.0],
+           "finished": "2026-12-06T04:00:00", "commit": "abc1234",
+           "eval": {"modes_captured": 8, "num_modes": 8, "high_quality_share": 0.9, "energy_distance": 0.03}}
+    results = {"machine": {"cpu": "a CPU", "cores": 2, "system": "Linux", "commit": "abc1234"},
+               "rows": {"wgan-gp/8gaussians": row}}
+    report.write_page(results, tmp_path / "defaults.md")
+    text = (tmp_path / "defaults.md").read_text()
+    assert "| `minigen train wgan-gp --dataset 8gaussians` | 9,984 (128 x 78) | 8/8 | 0.90 |" in text
+    assert "| `minigen train ddpm --dataset mnist-5k` | not run for this report |" in text
+    assert f"1 of the plan's {len(report.PLAN)} runs measured" in text
+    numbers = json.loads(text.split("<!-- defaults-values\n")[1].split("\n-->")[0])
+    assert numbers["wgan-gp/8gaussians"]["modes_captured"] == 8
+    page = tmp_path / "page.md"
+    page.write_text("<!-- defaults: wgan-gp/8gaussians, gan/8gaussians -->\nold\n<!-- /defaults -->\n"
+                    "share <!-- value: wgan-gp/8gaussians high_quality_share -->0.1<!-- /value -->\n")
+    report.rewrite_quotes(results, [str(page)])
+    text = page.read_text()
+    assert "old" not in text and "share <!-- value: wgan-gp/8gaussians high_quality_share -->0.90<!-- /value -->" in text
+    assert "| `minigen train gan --dataset 8gaussians` | not run for this report |" in text
+    page.write_text("<!-- value: gan/8gaussians high_quality_share -->0.9<!-- /value -->\n")
+    with pytest.raises(SystemExit, match="gan/8gaussians"):
+        report.rewrite_quotes(results, [str(page)])

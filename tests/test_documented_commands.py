@@ -259,6 +259,46 @@ def test_every_page_states_its_checks_in_a_form_this_test_reads():
     assert total > 50
 
 
+def defaults_table() -> dict:
+    """{"FAMILY/DATASET": {metric: value}} of the runs that docs/defaults.md reports (the JSON that
+    examples/defaults_report.py writes at its end), {} if the page has none."""
+    page = ROOT / "docs" / "defaults.md"
+    found = re.search(r"<!-- defaults-values\n(.*?)\n-->", page.read_text(), re.S) if page.exists() else None
+    return json.loads(found.group(1)) if found else {}
+
+
+def test_what_the_pages_expect_of_a_default_run_holds_in_the_defaults_table():
+    """A condition that a page states for a run with the defaults (`minigen eval runs/F-D` after the
+    page's `minigen train F --dataset D` with no other flag) holds for the row of docs/defaults.md: the
+    pages quote the table, and a condition that the measured run does not meet, or one stated for a
+    default run that the table lacks, fails here, in the fast suite."""
+    table = defaults_table()
+    assert table, "docs/defaults.md has no measured rows (python examples/defaults_report.py writes them)"
+    checked, failures = 0, []
+    for page in pages():
+        text = (ROOT / page).read_text()
+        shown = {command for _, command, _ in commands(text)}
+        for command, condition in annotations(text)["expect"]:
+            folder = shlex.split(command)[2]
+            for train in shown:
+                words = shlex.split(train)
+                if words[1] != "train" or _out_folder(words) != folder:
+                    continue
+                key = f"{words[2]}/{words[words.index('--dataset') + 1]}"
+                if len(words) != 5:                            # not a default run
+                    continue
+                if key not in table:
+                    failures.append(f"{page}: {command}: the page states {condition!r} for the default run "
+                                    f"{key}, which docs/defaults.md has not measured "
+                                    f"(python examples/defaults_report.py --only {key})")
+                    continue
+                checked += 1
+                if not eval(condition, {"__builtins__": {}, "abs": abs, "min": min, "max": max}, dict(table[key])):
+                    failures.append(f"{page}: {command}: {condition} does not hold for {key} in docs/defaults.md")
+    assert not failures, "\n".join(failures)
+    assert checked >= 5
+
+
 # ---------------------------------------------------------------------------------- running them
 def _environment():
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -116,14 +116,19 @@ class DDPMRecipe(Recipe):
     stratified steps estimate its sum over t (0: all T, exact but T network calls per image).
     """
 
+    # excerpt: ddpm-defaults
     default_config = {"timesteps": 1000, "schedule": "linear", "prediction": "eps", "variance": "beta",
                       "eta": 0.0, "channels": 16, "channel_mults": [1, 2, 2], "dropout": 0.0,
                       "hidden": 128, "depth": 3, "conditional": False, "label_dropout": 0.1,
                       "guidance": 0.0, "ema_decay": 0.995, "grad_clip": 1.0, "bound_examples": 200,
                       "bound_timesteps": 100,
                       "lr": 1e-3, "batch_size": 32, "epochs": 20}          # for 28x28 images; and:
+    # mnist-5k: 2,500 steps of 32 (tuned, seed 0: 2,000 steps gave samples that a digit classifier is
+    # 0.89 sure of, every digit present, memorisation ratio 1.38), about 10 minutes on a core
     dataset_defaults = {"2d": {"batch_size": 256, "epochs": 40},
-                        "digits": {"channel_mults": [1, 2], "batch_size": 64, "epochs": 100}}
+                        "digits": {"channel_mults": [1, 2], "batch_size": 64, "epochs": 100},
+                        "mnist-5k": {"batch_size": 32, "epochs": 20}}
+    # end excerpt: ddpm-defaults
     option_help = {"timesteps": "T, the number of diffusion steps",
                    "schedule": "linear or cosine noise schedule",
                    "prediction": "what the network predicts: eps, x0 or v",
