@@ -278,6 +278,10 @@ then measured on the test split:
   the large operations (docs/performance.md).
 
 Machine: {machine}.
+
+<!-- docs-test
+skip minigen train: the rows of the tables below, which python examples/defaults_report.py runs
+-->
 """
 
 

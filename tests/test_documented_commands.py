@@ -22,6 +22,9 @@ What a page tells this test, in an HTML comment that the rendered page does not 
     fails minigen train dcgan --dataset 8gaussians: needs square images
     -->
 
+The tables of default runs that examples/defaults_report.py writes (docs/defaults.md, and the
+``<!-- defaults: ... -->`` regions of other pages) are the report's: it runs their commands.
+
 - ``expect COMMAND: CONDITION``: COMMAND (a ``minigen eval`` line, run after the page's own commands
   unless the page ran the same line) prints one JSON object; CONDITION, a Python expression over its
   keys, must hold. This is how "the quoted metric is in the stated range" is checked, at the page's
@@ -128,8 +131,15 @@ def code_lines(text: str):
     return out
 
 
+DEFAULTS_REGION = re.compile(r"<!-- defaults: .*?<!-- /defaults -->", re.S)
+
+
 def commands(text: str) -> list:
-    """[(line, command, expected error or None)] of a page, in the page's order (module docstring)."""
+    """[(line, command, expected error or None)] of a page, in the page's order (module docstring).
+    The tables that examples/defaults_report.py writes into a page (``<!-- defaults: ... -->``) are
+    left out: their commands are the report's, measured there and checked against the pages'
+    conditions by test_what_the_pages_expect_of_a_default_run_holds_in_the_defaults_table."""
+    text = DEFAULTS_REGION.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     found = []
     block = code_lines(text)
     i = 0
