@@ -117,7 +117,8 @@ class Recipe:
     def sample(self, n: int, label=None, steps=None):
         """``n`` new data points as a float32 NumPy array in data space (images (n, C, H, W) in [0, 1]).
 
-        The caller seeds the generator (``mg.manual_seed``) before calling.
+        A family with a ``condition_kind`` also takes ``condition=`` (its conditions or prompts), and a
+        ``guided`` one ``guidance=``. The caller seeds the generator (``mg.manual_seed``) before calling.
         """
         raise UsageError(f"'{self.name}' is not a generative model: it has no samples to draw")
 
