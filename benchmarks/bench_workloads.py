@@ -1,6 +1,6 @@
 """Five training workloads in minigen and in PyTorch, side by side: ms per step and peak memory.
 
-    python benchmarks/bench_workloads.py [--device cpu|cuda] [--workloads W1,W2,...] [--steps 20]
+    python benchmarks/bench_workloads.py [--device cpu|cuda] [--workloads W1,W2,...] [--steps 20] [--threads N]
     python benchmarks/bench_workloads.py --families [--family-steps 12]     # + ms/step of `minigen train`
 
 W1 MLP-VAE      B=128: encoder 784-512-512, heads 512->20 (mu, log_var); decoder 20-512-512-784; ReLU;
@@ -428,6 +428,8 @@ def run_child(framework, workload, device, steps, warmup):
     """Time one workload in this (fresh) process; print one JSON line."""
     if framework == "torch":
         import torch
+        if os.environ.get("BENCH_THREADS"):
+            torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
         torch.manual_seed(0)
         sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
         threads = torch.get_num_threads()
@@ -462,22 +464,26 @@ def blas_threads():
     return f"pool {parallel.get_num_threads()}, BLAS {numpy_blas[0] if numpy_blas else '?'}"
 
 
-def measure(framework, workload, device, steps, warmup):
+def measure(framework, workload, device, steps, warmup, threads=None):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", framework, workload, "--device", device,
            "--steps", str(steps), "--warmup", str(warmup)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if threads:
+        env.update(BENCH_THREADS=str(threads), MINIGEN_NUM_THREADS=str(threads))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
         return {"error": tail[0]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def workload_table(device, workloads, steps, warmup, with_torch):
+def workload_table(device, workloads, steps, warmup, with_torch, threads=None):
     rows = []
     print(f"{'workload':<46}{'PyTorch':>10}{'minigen':>10}{'ratio':>8}{'peak MB mg/pt':>16}")
     for w in workloads:
-        mine = measure("mg", w, device, steps, warmup)
-        theirs = measure("torch", w, device, steps, warmup) if with_torch else {"error": "not installed"}
+        mine = measure("mg", w, device, steps, warmup, threads)
+        theirs = (measure("torch", w, device, steps, warmup, threads) if with_torch
+                  else {"error": "not installed"})
         rows.append((w, mine, theirs))
         unit = "" if w != "W5" else " us"
         t_mg = f"{mine['time']:.1f}" if "time" in mine else "error"
@@ -507,10 +513,9 @@ FAMILIES = [   # model, dataset, extra options (the recipe's defaults otherwise)
 
 
 def family_table(device, steps):
-    import minigen as mg
     from minigen.training import train, get
     print(f"\n`minigen train MODEL --dataset NAME --steps {steps}` (median ms per step after 2; preview = "
-          "samples.png at the end)")
+          "samples.png at the end; default run = default steps x ms/step + preview)")
     print(f"{'model':<10}{'dataset':<12}{'ms/step':>10}{'preview s':>11}{'default steps':>15}"
           f"{'default run':>13}")
     for model, dataset, options in FAMILIES:
@@ -527,16 +532,21 @@ def family_table(device, steps):
             total = time.perf_counter() - t0
         per_step = statistics.median(b - a for a, b in zip(stamps[2:], stamps[3:]))
         preview = total - (stamps[-1] - t0)
-        recipe = get(model)
-        info = mg.training.config.dataset_info(dataset)
-        x, _ = mg.data.load(dataset, split="train")
-        batch = recipe.default_config.get("batch_size", 64)
-        per_epoch = len(x) // batch if recipe.drop_last else -(-len(x) // batch)
-        default_steps = int(recipe.default_config.get("epochs", 1)) * per_epoch
+        default_steps = default_length(get(model), dataset, options)
         minutes = (default_steps * per_step + preview) / 60
         print(f"{model:<10}{dataset:<12}{per_step * 1e3:>10.1f}{preview:>11.1f}{default_steps:>15}"
               f"{minutes:>11.1f} m", flush=True)
-        del run, info
+        del run
+
+
+def default_length(recipe, dataset, options):
+    """Steps of `minigen train MODEL --dataset NAME` with the family's default epochs and batch size."""
+    import minigen as mg
+    config = {**recipe.default_config, **options}
+    x, _ = mg.data.load(dataset, split="train")
+    batch = min(config.get("batch_size", 64), len(x))
+    per_epoch = len(x) // batch if recipe.drop_last else -(-len(x) // batch)
+    return int(config.get("epochs", 1)) * per_epoch
 
 
 def main():
@@ -546,6 +556,9 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--no-torch", action="store_true", help="minigen only")
+    p.add_argument("--threads", type=int, help="threads for both frameworks (default: each one's own "
+                   "default, one per core); --threads 1 compares single cores, which a busy machine "
+                   "disturbs far less")
     p.add_argument("--families", action="store_true", help="also time `minigen train` for every family")
     p.add_argument("--family-steps", type=int, default=12)
     p.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "WORKLOAD"), help=argparse.SUPPRESS)
@@ -567,7 +580,7 @@ def main():
     unknown = sorted(set(workloads) - set(WORKLOADS))
     if unknown:
         p.error(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
-    workload_table(args.device, workloads, args.steps, args.warmup, with_torch)
+    workload_table(args.device, workloads, args.steps, args.warmup, with_torch, args.threads)
     if args.families:
         family_table(args.device, args.family_steps)
 

@@ -10,6 +10,9 @@ high-quality samples). It writes into --out:
     MODEL-seedS-curves.png     d_loss, g_loss, D(x), D(G(z)) (and the gradient penalty for WGAN-GP)
     results.json               the metrics of every run, also printed as a table
 
+and copies the first seed's two figures into --img (docs/img, the GAN page's figures) as
+gan_DATASET_MODEL_training.png and gan_DATASET_MODEL_curves.png (--img "" to skip).
+
     python examples/gan_2d.py --quick                                     # about a minute
     python examples/gan_2d.py --dataset 25gaussians --seeds 0,1,2         # docs/gan.md's numbers
     python examples/gan_2d.py --models gan --generator-loss minimax        # the paper's saturating loss
@@ -17,6 +20,7 @@ high-quality samples). It writes into --out:
 import argparse
 import json
 import os
+import shutil
 
 import minigen as mg
 from minigen import data, viz
@@ -59,6 +63,8 @@ def main():
                         help="the GAN's generator loss (gan.py)")
     parser.add_argument("--quick", action="store_true", help="600 steps, 3 snapshots")
     parser.add_argument("--out", default=os.path.join("runs", "gan-2d"))
+    parser.add_argument("--img", default=os.path.join("docs", "img"),
+                        help="where the first seed's figures are copied for the docs ('' to skip)")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.chunks = 600, 3
@@ -76,6 +82,14 @@ def main():
                             **metrics})
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    if args.img:
+        os.makedirs(args.img, exist_ok=True)
+        first = args.seeds.split(",")[0]
+        tag = os.path.basename(out).replace("-", "_")
+        for model in args.models.split(","):
+            for kind in ("training", "curves"):
+                shutil.copyfile(os.path.join(out, f"{model}-seed{first}-{kind}.png"),
+                                os.path.join(args.img, f"gan_{tag}_{model.replace('-', '_')}_{kind}.png"))
     print(f"\n{'model':<8} {'seed':>4} {'modes':>7} {'high-quality':>13}")
     for r in results:
         print(f"{r['model']:<8} {r['seed']:>4} {r['modes_captured']:>3}/{r['num_modes']:<3} "

@@ -10,12 +10,16 @@ Writes into --out:
     results.json             D(x) and D(G(z)) on the test set; cGAN label accuracy, judged by a
                              logistic-regression classifier trained on the real training images
 
+and copies the four figures into --img (docs/img, the GAN page's figures) as gan_DATASET_NAME.png
+(--img "" to skip).
+
     python examples/gan_digits.py --quick             # a couple of minutes
     python examples/gan_digits.py --dataset mnist-5k --epochs 10
 """
 import argparse
 import json
 import os
+import shutil
 
 import numpy as np
 
@@ -34,6 +38,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="10 epochs")
     parser.add_argument("--out", default=os.path.join("runs", "gan-digits"))
+    parser.add_argument("--img", default=os.path.join("docs", "img"),
+                        help="where the figures are copied for the docs ('' to skip)")
     args = parser.parse_args()
     epochs = 10 if args.quick else args.epochs
     out = os.path.join(args.out, args.dataset)
@@ -59,6 +65,12 @@ def main():
         print(model, json.dumps(results[model]))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    if args.img:
+        os.makedirs(args.img, exist_ok=True)
+        tag = args.dataset.replace("-", "_")
+        for name in ("dcgan-samples", "cgan-per-class", "dcgan-curves", "cgan-curves"):
+            shutil.copyfile(os.path.join(out, f"{name}.png"),
+                            os.path.join(args.img, f"gan_{tag}_{name.replace('-', '_')}.png"))
     print(f"cGAN label accuracy {results['cgan']['label_accuracy']:.3f} (chance 0.1); figures in {out}")
 
 

@@ -55,7 +55,7 @@ LAYERS = (
 )
 
 from . import backend
-from .backend import Device, manual_seed
+from .backend import Device, manual_seed, get_num_threads, set_num_threads
 from .backend import device as device
 from . import autograd
 from .autograd import Tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
@@ -68,6 +68,7 @@ from . import data
 from . import distributions
 from . import flows
 from . import diffusion
+from . import distributed
 from .io import save, load
 
 float32 = "float32"

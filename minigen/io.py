@@ -12,13 +12,16 @@ numbers, strings, bools, None, or lists of those. ``save`` splits the tree in tw
 
 Writes are atomic: the file is written to a temporary name in the same folder, flushed to disk
 (``fsync``) and renamed over the target with ``os.replace``. A crash in the middle leaves the previous
-file as it was.
+file as it was. A writer killed outright (SIGKILL, out of memory) cannot remove its temporary file;
+the temporary name holds the writer's process id and host, and the next write of the same file
+removes those whose process is gone.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import socket
 import tempfile
 import zipfile
 import zlib
@@ -41,8 +44,10 @@ def atomic_path(path):
     ``with atomic_path("out.npy") as tmp: ...write tmp...``
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    folder, name = os.path.split(os.path.abspath(path))
+    _remove_stale_temporaries(folder, name)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.{os.getpid()}-{socket.gethostname()}.",
+                               suffix=".tmp")
     os.close(fd)
     try:
         yield tmp
@@ -65,6 +70,37 @@ def atomic_write(path, mode="wb"):
     with atomic_path(path) as tmp:
         with open(tmp, mode) as f:
             yield f
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (signal 0 only asks)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:              # it exists, under another user
+        return True
+    except OSError:                      # not a valid id here: no such process
+        return False
+    return True
+
+
+def _remove_stale_temporaries(folder, name):
+    """Remove the temporary files ``.NAME.PID-HOST.XXXX.tmp`` of earlier writers of ``name`` on this
+    host whose process is gone (killed in the middle of a write); a live writer's are left alone."""
+    prefix, host = f".{name}.", socket.gethostname()
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        owner = entry[len(prefix):-len(".tmp")].rpartition(".")[0]     # "PID-HOST"
+        pid, _, their_host = owner.partition("-")
+        if their_host == host and pid.isdigit() and not process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, entry))
 
 
 def _fsync_folder(folder):

@@ -289,3 +289,31 @@ def test_im2col_layout():
 def test_errors_name_the_op_and_shapes(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+# ------------------------------------------------------------------------ more strided geometries
+STRIDED = [  # (x shape, weight shape, stride, padding, output_padding): kernels that the stride does
+    ((2, 3, 9, 8), (4, 3, 3, 3), 2, 0, 0),     # not divide, paddings that leave rows unused, ...
+    ((2, 3, 9, 8), (4, 3, 3, 3), 2, 2, 1),
+    ((1, 2, 11, 7), (3, 2, 5, 4), (3, 2), (1, 2), (2, 1)),
+    ((2, 4, 8, 8), (6, 2, 4, 4), 2, 1, 1),      # groups 2
+    ((1, 1, 5, 5), (2, 1, 2, 2), 3, 0, 2),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, output_padding", STRIDED)
+def test_strided_convolutions_and_their_transposes_match_the_loops(x_shape, w_shape, stride, padding,
+                                                                   output_padding):
+    groups = x_shape[1] // w_shape[1]
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    got = conv2d(t64(x), t64(w), t64(b), stride, padding, 1, groups).numpy()
+    np.testing.assert_allclose(got, conv2d_reference(x, w, b, stride, padding, 1, groups), atol=1e-10)
+    # the transposed convolution with the same weight, read as (C_in, C_out/G, kh, kw)
+    xt = rng.standard_normal((x_shape[0], w_shape[0]) + got.shape[2:])
+    bt = rng.standard_normal(w_shape[1] * groups)
+    got_t = conv_transpose2d(t64(xt), t64(w), t64(bt), stride, padding, output_padding, 1, groups).numpy()
+    want_t = conv_transpose2d_reference(xt, w, bt, stride, padding, output_padding, 1, groups)
+    np.testing.assert_allclose(got_t, want_t, atol=1e-10)
+    assert gradcheck(lambda x, w: conv2d(x, w, None, stride, padding, 1, groups),
+                     [t64(x[:1], requires_grad=True), t64(w, requires_grad=True)])

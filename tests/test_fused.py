@@ -157,7 +157,7 @@ def test_set_num_threads_checks_its_argument():
             parallel.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("case", ["conv", "conv_transpose", "linear", "attention"])
+@pytest.mark.parametrize("case", ["conv", "conv_transpose", "linear", "attention", "groupnorm", "silu"])
 def test_the_numbers_do_not_depend_on_the_number_of_threads(case, threads):
     """Chunks come from the shapes alone and partial sums are added in chunk order: bit-for-bit the
     same on one thread or many (what --resume and the distributed equivalence rely on)."""
@@ -168,8 +168,15 @@ def test_the_numbers_do_not_depend_on_the_number_of_threads(case, threads):
         layer, x = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), r.standard_normal((32, 16, 14, 14))
     elif case == "linear":
         layer, x = nn.Linear(512, 512), r.standard_normal((256, 512))
-    else:
+    elif case == "attention":
         layer, x = nn.SelfAttention2d(32, num_heads=4, num_groups=8), r.standard_normal((16, 32, 7, 7))
+    elif case == "groupnorm":  # a million numbers: normalised a slice of the batch at a time
+        layer, x = nn.GroupNorm(8, 32), r.standard_normal((40, 32, 28, 28))
+        nn.init.normal_(layer.weight)
+    else:                     # a million numbers in pieces, on a transposed (strided) input
+        silu = nn.SiLU()
+        layer, x = (lambda t: silu(t.transpose(0, 1, 3, 2))), r.standard_normal((40, 32, 28, 28))
+        layer.parameters = lambda: []
     results = []
     for n in (1, 2, 3):
         threads(n)
@@ -191,3 +198,15 @@ def test_leaky_relu_for_any_slope(slope):
     np.testing.assert_allclose(mg.leaky_relu(t64(away, False), slope).numpy(),
                                np.where(away > 0, away, slope * away), rtol=1e-15)
     assert gradcheck(lambda x: mg.leaky_relu(x, slope), [t64(away)])
+
+
+def test_malloc_settings_apply_once_and_leave_a_users_own_alone(monkeypatch):
+    import sys
+    from minigen.backend import memory
+    if not sys.platform.startswith("linux"):
+        assert memory.keep_arrays_in_the_heap() is False
+        return
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert memory.keep_arrays_in_the_heap() is False          # the user's malloc settings stand
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert memory.keep_arrays_in_the_heap() in (True, False)  # False only off glibc (e.g. musl)

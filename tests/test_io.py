@@ -1,6 +1,8 @@
 """mg.save / mg.load: round trips of nested dicts, atomic writes, refusal of pickle and foreign files."""
 import json
 import os
+import socket
+import subprocess
 import sys
 
 import numpy as np
@@ -102,6 +104,20 @@ def test_a_keyboard_interrupt_mid_write_also_cleans_up(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         mg.save({"w": np.arange(3)}, tmp_path / "x.npz")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_write_removes_the_temporaries_of_killed_writers_and_no_others(tmp_path):
+    host = socket.gethostname()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                  # a process id that no longer runs
+    stale = tmp_path / f".ckpt.npz.{gone.pid}-{host}.abc123.tmp"
+    live = tmp_path / f".ckpt.npz.{os.getpid()}-{host}.def456.tmp"       # a writer still at work
+    elsewhere = tmp_path / f".ckpt.npz.{gone.pid}-another-host.ghi789.tmp"   # cannot be checked
+    other_file = tmp_path / f".other.npz.{gone.pid}-{host}.jkl012.tmp"       # not this file's
+    for path in (stale, live, elsewhere, other_file):
+        path.write_bytes(b"half a zip")
+    mg.save({"w": np.arange(3)}, tmp_path / "ckpt.npz")
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", live.name, elsewhere.name, other_file.name])
 
 
 def test_pickled_entries_are_refused(tmp_path):

@@ -318,3 +318,21 @@ def test_fit_keeps_the_last_short_batch_of_a_family_that_wants_it():
     x, y = mg.data.load("digits", split="train")
     recipe = training.fit("gaussian-classifier", "digits", x[:300], y[:300], epochs=1, batch_size=256)
     assert recipe.config["steps"] == 2 and int(recipe.model.count.numpy().sum()) == 300
+
+
+def test_the_preview_uses_the_fast_sampler_and_says_what_it_cost(tmp_path, monkeypatch):
+    """DDPM draws samples.png by DDIM in a few steps (the full ancestral sampler stays for `minigen
+    sample`), autoregressive priors draw a small grid, and train prints the preview's cost."""
+    from minigen.models.ddpm import DDPMRecipe
+    from minigen.models.pixelcnn import PixelCNNRecipe
+    calls = []
+    real = DDPMRecipe.sample
+    monkeypatch.setattr(DDPMRecipe, "sample",
+                        lambda self, n, label=None, steps=None, **kw: calls.append((n, steps)) or
+                        real(self, n, label=label, steps=steps, **kw))
+    stream = stdio.StringIO()
+    training.train("ddpm", "8gaussians", out=tmp_path / "d", steps=2, stream=stream,
+                   options={"timesteps": 100})
+    assert calls == [(1000, 50)]
+    assert "preview: " in stream.getvalue() and "(DDIM, 50 steps, " in stream.getvalue()
+    assert PixelCNNRecipe.preview_images < 64 and PixelCNNRecipe.preview_per_class < 8

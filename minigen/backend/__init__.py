@@ -9,12 +9,15 @@ has its own seeded random generator; ``manual_seed`` reseeds all of them.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from . import parallel
+from . import memory, parallel
 from .parallel import get_num_threads, set_num_threads
 
 parallel.pin_blas_to_one_thread()     # minigen parallelises its own work; see backend/parallel.py
+memory.keep_arrays_in_the_heap()      # no page faults for each step's arrays; see backend/memory.py
 
 _CUDA_HELP = 'pip install "minigen[cuda12]" (CUDA 12) or "minigen[cuda13]" (CUDA 13)'
 
@@ -172,11 +175,30 @@ def scatter_add(target, index, values):
     return target
 
 
+def nccl():
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``), through which minigen.distributed sums arrays across
+    GPUs; a RuntimeError that says what is missing when CuPy or the NCCL library is not there."""
+    _require_cupy()
+    from cupy.cuda import nccl as module      # cupy.cuda.nccl imports even when NCCL is missing
+    if not getattr(module, "available", False):
+        raise RuntimeError("data-parallel training on GPUs sums gradients with NCCL, which CuPy cannot "
+                           "load here: install NCCL for your CUDA version as CuPy's installation guide "
+                           "says under 'Additional CUDA Libraries', or train on the CPU (--device cpu)")
+    return module
+
+
+_scipy_special = None
+
+
 def special(xp):
     """scipy.special or cupyx.scipy.special, for erf and friends."""
     if xp is np:
-        import scipy.special
-        return scipy.special
+        global _scipy_special
+        if _scipy_special is None:
+            import scipy.special
+            parallel.pin_blas_to_one_thread()     # SciPy loads a BLAS of its own
+            _scipy_special = scipy.special
+        return _scipy_special
     import cupyx.scipy.special
     return cupyx.scipy.special
 
@@ -225,6 +247,9 @@ def manual_seed(seed: int) -> None:
     _generators.clear()
 
 
+_view = None          # gen -> object with gen's methods, while generator_view(...) is active
+
+
 def generator(dev=None):
     """The random generator of a device: a numpy Generator on the CPU, a cupy one on CUDA."""
     dev = device(dev)
@@ -238,7 +263,22 @@ def generator(dev=None):
             with cp.cuda.Device(dev.index):
                 gen = cp.random.default_rng(seed)
         _generators[dev] = gen
-    return gen
+    return gen if _view is None else _view(gen)
+
+
+@contextlib.contextmanager
+def generator_view(view):
+    """Inside the block, ``generator(dev)`` returns ``view(gen)`` in place of the generator ``gen``.
+
+    minigen.distributed uses it so that the draws a data-parallel rank makes per example are its
+    own rows of the draws one process would make for the whole global batch.
+    """
+    global _view
+    previous, _view = _view, view
+    try:
+        yield
+    finally:
+        _view = previous
 
 
 def get_rng_state() -> dict:

@@ -20,7 +20,7 @@ The chunks are chosen from the shapes alone, never from the number of threads, a
 any number of threads.
 
 ``mg.set_num_threads(n)`` or ``MINIGEN_NUM_THREADS=n`` sets the pool size (default: the cores this
-process may run on).
+process may run on); ``MINIGEN_BLAS_THREADS=n`` gives BLAS n threads of its own instead of one.
 """
 from __future__ import annotations
 
@@ -30,22 +30,27 @@ from concurrent.futures import ThreadPoolExecutor
 
 _threads = None          # the pool size once decided
 _pool = None
-_blas_pinned = False
+
+
+def _positive_env(name, default):
+    env = os.environ.get(name)
+    if not env:
+        return default
+    try:
+        n = int(env)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {env!r}")
+    return n
 
 
 def _default_threads():
-    env = os.environ.get("MINIGEN_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"MINIGEN_NUM_THREADS must be a positive integer, got {env!r}") from None
-        if n < 1:
-            raise ValueError(f"MINIGEN_NUM_THREADS must be a positive integer, got {env!r}")
-        return n
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return _positive_env("MINIGEN_NUM_THREADS", max(1, cores))
 
 
 def get_num_threads() -> int:
@@ -68,16 +73,15 @@ def set_num_threads(n: int) -> None:
 
 
 def pin_blas_to_one_thread() -> bool:
-    """Run BLAS on one thread (see the module docstring); False when threadpoolctl is missing."""
-    global _blas_pinned
-    if _blas_pinned:
-        return True
+    """Run BLAS on one thread (see the module docstring), or on ``MINIGEN_BLAS_THREADS`` threads when
+    that is set (e.g. to compare with BLAS's own threading); False when threadpoolctl is missing.
+    It applies to the BLAS libraries loaded so far: SciPy brings its own copy, so ``backend.special``
+    calls it again after importing scipy."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return False
-    threadpool_limits(limits=1, user_api="blas")
-    _blas_pinned = True
+    threadpool_limits(limits=_positive_env("MINIGEN_BLAS_THREADS", 1), user_api="blas")
     return True
 
 

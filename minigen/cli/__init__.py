@@ -57,6 +57,7 @@ def _fail(command, message, status=EXIT_USAGE) -> int:
 
 def main(argv=None) -> int:
     """Run one command; returns the exit status (0 on success)."""
+    from .. import distributed
     from ..recipe import TrainingDiverged, UsageError
     from ..training import TrainingInterrupted
     parser = build_parser()
@@ -64,6 +65,9 @@ def main(argv=None) -> int:
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    launch = distributed.launched_by_mpi()
+    if args.command != "train" and launch is not None and launch[0] != 0:
+        return 0       # under mpiexec only `train` is data-parallel; the other commands run on rank 0
     try:
         return args.run(args) or 0
     except UsageError as e:

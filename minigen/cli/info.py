@@ -1,6 +1,7 @@
 """``minigen info`` (versions, devices, BLAS) and ``minigen datasets`` (a table of every dataset)."""
 from __future__ import annotations
 
+import os
 import platform
 import sys
 
@@ -47,7 +48,9 @@ def run_info(args) -> int:
             ("matplotlib", _version("matplotlib")),
             ("cupy", devices["cupy"] or "not installed"),
             ("cuda devices", ", ".join(devices["cuda_devices"]) or "none"),
-            ("blas", blas())]
+            ("blas", blas()),
+            ("threads", f"{backend.get_num_threads()} for minigen's own chunks of work, BLAS on "
+                        f"{os.environ.get('MINIGEN_BLAS_THREADS', '1')} (docs/performance.md)")]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -11,8 +11,10 @@ import json
 import shlex
 import sys
 
+from .. import distributed
 from ..recipe.base import COMMON_OPTION_HELP
-from ..training import UsageError, get, names, train
+from ..training import TrainingDiverged, TrainingInterrupted, UsageError, get, names, train
+from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def model_options_help(recipe_cls) -> str:
@@ -116,13 +118,26 @@ def parse_options(extra: list, defaults: dict, model: str) -> dict:
 
 
 def run_train(args) -> int:
-    recipe_cls = get(args.model)
-    options = parse_options(args.extra, recipe_cls.default_config, args.model)
-    for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
-        if value is not None:
-            options[key] = value
-    run = train(args.model, args.dataset, out=args.out, steps=args.steps, epochs=args.epochs,
-                device=args.device, seed=args.seed, resume=args.resume, options=options)
-    print(f"trained {run.config['model']} on {run.config['dataset']} for {run.step} steps; "
-          f"run folder {run.out} (evaluate with: minigen eval {shlex.quote(run.out)})", file=sys.stderr)
+    # Under mpiexec every rank runs this, and every rank meets the same mistake or the same agreed stop
+    # (the trainer takes those decisions from values all ranks share): rank 0 alone reports it, the
+    # others leave quietly with the same exit status. (The launcher's rank: distributed.init may not
+    # have run yet when the options are parsed.)
+    launch = distributed.launched_by_mpi()
+    is_root = launch is None or launch[0] == 0
+    try:
+        recipe_cls = get(args.model)
+        options = parse_options(args.extra, recipe_cls.default_config, args.model)
+        for key, value in (("batch_size", args.batch_size), ("lr", args.lr)):
+            if value is not None:
+                options[key] = value
+        run = train(args.model, args.dataset, out=args.out, steps=args.steps, epochs=args.epochs,
+                    device=args.device, seed=args.seed, resume=args.resume, options=options)
+    except (UsageError, TrainingDiverged, TrainingInterrupted) as e:
+        if not is_root:
+            raise SystemExit(EXIT_USAGE if isinstance(e, UsageError) else
+                             EXIT_FAILED if isinstance(e, TrainingDiverged) else EXIT_INTERRUPTED) from None
+        raise
+    if is_root:
+        print(f"trained {run.config['model']} on {run.config['dataset']} for {run.step} steps; "
+              f"run folder {run.out} (evaluate with: minigen eval {shlex.quote(run.out)})", file=sys.stderr)
     return 0

@@ -6,6 +6,11 @@ The order of epoch e is a pure function of (seed, e):
 
 so a run stopped after batch b of epoch e resumes exactly with ``loader.batches(e, start=b + 1)``,
 without saving any random state. Batch k of an epoch holds order_e[k * B : (k + 1) * B].
+
+Data-parallel training (``shard=dist``, a minigen.distributed communicator of N ranks): B stays the
+global batch, and rank r takes the contiguous slice r * B/N : (r + 1) * B/N of every batch k. The
+shards of batch k over the ranks are then exactly the one-process batch k, so one epoch visits each
+example once across ranks, and the order (a function of seed and epoch only) does not depend on N.
 """
 import math
 
@@ -23,10 +28,11 @@ class DataLoader:
     ``for xb, yb in loader`` runs epoch ``loader.epoch`` and moves ``loader.epoch`` on by one as it
     starts, so every ``iter(loader)`` (also one abandoned early) draws a fresh order.
     ``loader.batches(epoch, start)`` replays any epoch from any batch and leaves ``epoch`` alone.
+    With ``shard=dist`` it yields this rank's share of each global batch (``local_batch_size`` rows).
     """
 
     def __init__(self, x, y=None, batch_size=64, shuffle=True, drop_last=False, seed=0,
-                 device=None):
+                 device=None, shard=None):
         if isinstance(x, TensorDataset):
             if y is not None or len(x.arrays) > 2:
                 raise ValueError(f"DataLoader: a dataset brings its own labels; give {x!r} alone, holding "
@@ -48,6 +54,8 @@ class DataLoader:
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
         self.seed, self.device = int(seed), device
         self.epoch = 0
+        self.rank, self.world_size = _check_shard(shard, self.batch_size, len(x), drop_last)
+        self.local_batch_size = self.batch_size // self.world_size
 
     def __len__(self):
         """Batches per epoch."""
@@ -76,6 +84,9 @@ class DataLoader:
     def _batches(self, order, start):
         for k in range(start, len(self)):
             index = order[k * self.batch_size:(k + 1) * self.batch_size]
+            if self.world_size > 1:                      # this rank's contiguous share of batch k
+                share = len(index) // self.world_size
+                index = index[self.rank * share:(self.rank + 1) * share]
             xb = ops.tensor(self.x[index], device=self.device)
             yb = None if self.y is None else ops.tensor(self.y[index], device=self.device)
             yield xb, yb
@@ -83,6 +94,28 @@ class DataLoader:
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
         return self.batches(epoch)
+
+
+def _check_shard(shard, batch_size, n, drop_last):
+    """(rank, world_size) of ``shard`` (None: one process), after checking that every batch splits
+    into equal shares, which the exact average of the ranks' gradients needs."""
+    if shard is None:
+        return 0, 1
+    rank, world = getattr(shard, "rank", None), getattr(shard, "world_size", None)
+    if not (isinstance(rank, int) and isinstance(world, int) and 0 <= rank < world):
+        raise TypeError(f"DataLoader: shard must be a minigen.distributed communicator (with rank and "
+                        f"world_size), got {shard!r}")
+    if batch_size % world:
+        below, above = batch_size - batch_size % world, batch_size + world - batch_size % world
+        suggestion = f"{below} or {above}" if below else f"{above}"
+        raise ValueError(f"DataLoader: batch_size {batch_size} is the global batch, shared by "
+                         f"{world} ranks, so it must be a multiple of {world} (e.g. {suggestion})")
+    last = n % batch_size
+    if not drop_last and last % world:
+        raise ValueError(f"DataLoader: the last batch of each epoch holds {last} of the {n} examples, "
+                         f"which {world} ranks cannot share equally; pass drop_last=True, or a batch "
+                         f"size that leaves a multiple of {world} (or nothing) over")
+    return rank, world
 
 
 def _check_epoch(epoch):

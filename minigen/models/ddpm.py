@@ -152,6 +152,8 @@ class DDPMRecipe(Recipe):
         if config.get("guidance") and not self.model.conditional:
             raise ValueError(f"guidance={config['guidance']} needs a class-conditional model "
                              "(add --conditional true)")
+        # samples.png by DDIM in 50 steps, not T ancestral ones (``minigen sample`` keeps those)
+        self.preview_steps = min(50, config["timesteps"])
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.ema = optim.EMA(self.model.parameters(), decay=config["ema_decay"], warmup=True)
 
@@ -185,6 +187,9 @@ class DDPMRecipe(Recipe):
         self.optimizer.step()
         self.ema.update()
         return {"loss": loss.item(), "grad_norm": float(grad_norm)}
+
+    def preview_sampler(self):
+        return f"DDIM, {self.preview_steps} steps"
 
     def sample(self, n, label=None, steps=None, guidance=None, callback=None):
         """n samples in data space; DDIM with ``steps`` steps, else ancestral over all T. ``guidance``

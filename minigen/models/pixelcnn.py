@@ -165,6 +165,8 @@ class GatedPixelCNN(nn.Module):
 class PixelCNNRecipe(Recipe):
     """A gated PixelCNN on binarized single-channel images (dynamic binarisation, x_b ~ Bernoulli(x))."""
 
+    preview_images, preview_per_class = 16, 2   # a pixel-by-pixel prior: a small preview grid
+
     default_config = {"channels": 32, "layers": 5, "kernel_size": 5, "conditional": False,
                       "lr": 1e-3, "batch_size": 64, "epochs": 30}
     option_help = {"channels": "channels of the gated layers", "layers": "gated layers",

@@ -101,6 +101,8 @@ class VQVAE2(nn.Module):
 class VQVAE2Recipe(Recipe):
     """Stage 1 trains the two-level VQ-VAE, stage 2 the PixelCNN priors over its codes."""
 
+    preview_images, preview_per_class = 16, 2   # a pixel-by-pixel prior: a small preview grid
+
     # small codebooks and priors: on 1,437 training digits a 32-code, 32-channel prior overfits (its
     # test NLL was worse than uniform); with these it is 39 nats against 55 for uniform codes
     default_config = {"num_codes": 16, "code_dim": 16, "hidden": 64, "beta": 0.25, "ema": True,

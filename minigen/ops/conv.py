@@ -43,11 +43,13 @@ differentiates a critic's input gradient) is again made of these three:
 and W are kept for backward; the columns, nine times the size of x for a 3x3 kernel, are recomputed
 there instead of being held from forward to backward.
 
-Column layout: rows are (c, i, j) and columns (n, oh, ow), so the channel axis comes first. Then
-the groups are a free reshape (G, C_in/G kh kw, N OH OW), each group is one large GEMM with
-N OH OW columns (BLAS reads the transposed operands in place), and the only arrays that get
-transposed are the channel-first results (C_out rows: conv2d's output, col2im's accumulator) and
-the channel-first copies of x and g, never the kh kw times larger columns.
+How the arrays are worked (the fast path; the equations above do not change): each forward runs a
+few images at a time (``_images_per_chunk``: about 1 MB of columns, still in the core's cache when the
+product reads them), the chunks on minigen's threads. Column rows are (c, i, j) and columns
+(n, oh, ow), so groups are a free reshape (G, C_in/G kh kw, n OH OW) and each is one 2-D product.
+With stride 1 the columns are taken on the padded grid (``_Windows``: one contiguous copy per row), a
+1x1 convolution needs no columns at all, and the transposed convolution is a correlation with the
+flipped kernel (a gather), so col2im's scatter is left to strided transposed convolutions.
 """
 import operator
 from typing import NamedTuple
@@ -255,7 +257,9 @@ class _Windows:
         N, C, H, W = x.shape
         (kh, kw), stride, (ph, pw), (dh, dw) = geometry.windows()
         self.OH, self.OW = _output_size("conv2d", (H, W), *geometry.windows())
-        self.wide = stride == (1, 1)
+        # 1x1, stride 1, no padding: the columns are x itself, channel first
+        self.pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and (ph, pw) == (0, 0)
+        self.wide = stride == (1, 1) and not self.pointwise
         if not self.wide:
             self.x, self.width = x, self.OW
             return
@@ -267,6 +271,11 @@ class _Windows:
 
     def columns(self, lo, hi):
         """cols (C kh kw, n OH width) of images lo..hi, in reused scratch memory."""
+        if self.pointwise:
+            n, C = hi - lo, self.x.shape[1]
+            cols = scratch((C, n, self.OH * self.OW), self.x.dtype, like=self.x)
+            cols[...] = self.x[lo:hi].reshape(n, C, -1).transpose(1, 0, 2)
+            return cols.reshape(C, -1)
         if not self.wide:
             return _im2col(self.x[lo:hi], *self.geometry.windows(), scratch_columns=True)
         N, C, Hp, Wp = self.shape_pad
@@ -319,7 +328,14 @@ def _convolve(x, weight, bias, geometry):
         Y = _matmul_per_group(W, cols.reshape(G, -1, cols.shape[1]))
         xp.add(windows.output(Y.reshape(C_out, -1), hi - lo), b, out=y[lo:hi])
 
-    run_chunks(images, chunks(N, _images_per_chunk(x, geometry.kernel_size, windows.OH * windows.width)))
+    def pointwise(lo, hi):          # a 1x1 convolution is one product per image, y[n] = W x[n] + b
+        n = hi - lo
+        out = y[lo:hi].reshape(n, C_out, -1)
+        xp.matmul(W[0], x[lo:hi].reshape(n, x.shape[1], -1), out=out)
+        out += b if bias is None else bias.reshape(C_out, 1)
+
+    per_chunk = _images_per_chunk(x, geometry.kernel_size, windows.OH * windows.width)
+    run_chunks(pointwise if windows.pointwise and G == 1 else images, chunks(N, per_chunk))
     return y
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..backend import cuda_kernels, get_array_module, special
+from ..backend.parallel import chunks, run_chunks
 
 
 class Exp(Function):
@@ -281,11 +282,15 @@ class Silu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if get_array_module(x) is np:
-            s = _sigmoid_array(x)
-            y = s * x
-        else:
+        if get_array_module(x) is not np:
             y, s = cuda_kernels.kernel("silu")(x)
+        else:
+            s, y = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+
+            def part(x, s, y):
+                _sigmoid_array(x, out=s)
+                np.multiply(s, x, out=y)
+            _elementwise_in_chunks(part, [x], [s, y])
         ctx.save_for_backward(x, s)              # s is kept: recomputing it costs more than a pass
         return y
 
@@ -306,11 +311,15 @@ class SiluGrad(Function):
             s = _sigmoid_array(x)
         if get_array_module(x) is not np:
             return cuda_kernels.kernel("silu_grad")(g, x, s)
-        d = 1 - s
-        d *= x
-        d += 1
-        d *= s                       # silu'(x)
-        d *= g
+        d = np.empty(x.shape, x.dtype)
+
+        def part(g, x, s, d):
+            np.subtract(1, s, out=d)
+            d *= x
+            d += 1
+            d *= s                   # silu'(x)
+            d *= g
+        _elementwise_in_chunks(part, [g, x, s], [d])
         return d
 
     @staticmethod
@@ -324,12 +333,22 @@ class SiluGrad(Function):
         return gg, gx, None
 
 
-def _sigmoid_array(x):
+def _sigmoid_array(x, out=None):
     """s(x) = (1 + tanh(x/2)) / 2 on an array: no overflow of exp(-x) for large negative x."""
-    s = get_array_module(x).tanh(x * 0.5)
+    xp = get_array_module(x)
+    s = xp.multiply(x, 0.5, out=out)
+    s = xp.tanh(s, out=s if isinstance(s, xp.ndarray) else None)     # in place unless x was a scalar
     s += 1
     s *= 0.5
     return s
+
+
+def _elementwise_in_chunks(fn, inputs, outputs):
+    """fn(*input_pieces, *output_pieces) over pieces of 256K numbers of same-shaped CPU arrays, on
+    minigen's threads (NumPy releases the GIL inside each operation). ``outputs`` must be new
+    C-ordered arrays: the pieces are views into them."""
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in inputs] + [a.reshape(-1) for a in outputs]
+    run_chunks(lambda lo, hi: fn(*(a[lo:hi] for a in flat)), chunks(flat[-1].size, 1 << 18))
 
 
 def silu(x):

@@ -14,6 +14,11 @@ import math
 from ..backend import get_array_module
 from .optimizer import check_nonnegative, tensor_list
 
+# Called with the parameters before their gradients are read. minigen.distributed.DataParallel adds
+# one that first averages the gradients over the ranks, so that the norm clipped is the norm of the
+# global batch's gradient, as one process would see it.
+before_reading_grads = []
+
 
 def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0) -> float:
     """Scale the gradients of ``params`` so their global norm is at most ``max_norm``.
@@ -23,6 +28,8 @@ def clip_grad_norm_(params, max_norm: float, norm_type: float = 2.0) -> float:
     counts them); such a shared tensor is scaled once. Each ``p.grad`` gets a new, scaled array.
     """
     params = tensor_list(params, "clip_grad_norm_")
+    for hook in before_reading_grads:
+        hook(params)
     check_nonnegative("clip_grad_norm_", "max_norm", max_norm)
     norm_type = float(norm_type)
     if not norm_type > 0:

@@ -65,6 +65,11 @@ class Recipe:
       map between the two (minigen.data.pixels). A family with another space overrides them.
     - ``data_kinds`` and ``needs_labels``: the datasets it trains on ("image", "2d"; labelled or not),
       which ``supports`` and ``requirement`` read.
+    - ``preview_images``, ``preview_per_class`` and ``preview_steps``: the size of the figure drawn
+      after training (``samples.png``) and the sampler steps it uses, so that a slow sampler (1000
+      ancestral steps, a pixel-by-pixel prior) does not cost more than the training it shows:
+      DDPM previews with a few DDIM steps, autoregressive priors draw a smaller grid. ``minigen
+      sample`` keeps the full samplers.
 
     The instance is the training state: ``__init__(config, info, device)`` builds the modules and
     optimizers and keeps them as attributes; the default ``state_dict`` saves every attribute that has
@@ -81,6 +86,9 @@ class Recipe:
     condition_kind = None
     drop_last = True
     image_space = "data"
+    preview_images = 64               # samples.png: images of an unconditional family
+    preview_per_class = 8             # ... or per class of a conditional one
+    preview_steps = None              # sampler steps for it (None: sample()'s own default)
 
     # ----------------------------------------------------------------------------- what it accepts
     data_kinds = ("image", "2d")     # the kinds of dataset (data.datasets() records) it trains on
@@ -133,15 +141,20 @@ class Recipe:
         if not self.generative:
             return False
         from .. import viz
+        steps = self.preview_steps
         if len(self.info.shape) == 1:
-            viz.scatter_2d(self.sample(1000), path, reference=x[:1000], title=f"{self.name} samples")
+            viz.scatter_2d(self.sample(1000, steps=steps), path, reference=x[:1000], title=f"{self.name} samples")
         elif self.conditional:
-            classes = range(self.info.num_classes)
-            images = np.concatenate([self.sample(8, label=k) for k in classes])
-            viz.image_grid(images, path, nrow=8, title=f"{self.name} samples, one row per class")
+            k = self.preview_per_class
+            images = np.concatenate([self.sample(k, label=c, steps=steps) for c in range(self.info.num_classes)])
+            viz.image_grid(images, path, nrow=k, title=f"{self.name} samples, one row per class")
         else:
-            viz.image_grid(self.sample(64), path, title=f"{self.name} samples")
+            viz.image_grid(self.sample(self.preview_images, steps=steps), path, title=f"{self.name} samples")
         return True
+
+    def preview_sampler(self) -> str:
+        """How ``save_figure`` draws, in words, for the line ``train`` prints about its cost."""
+        return f"{self.preview_steps} sampler steps" if self.preview_steps else "the family's sampler"
 
     # ----------------------------------------------------------------------------- data and model space
     def to_model_space(self, x):

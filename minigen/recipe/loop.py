@@ -2,8 +2,10 @@
 
     for step in range(start, total):     # epoch e, batch b: the loader's order is fixed by (seed, e)
         metrics = recipe.train_step(batch, step)
+        on N ranks: the metrics averaged over them (parallel.py), so every rank decides alike
         a NaN or infinite metric stops the loop (TrainingDiverged)
-        after_step(position, metrics)    # the caller's: minigen.training logs, checkpoints, stops on Ctrl-C
+        after_step(position, metrics)    # the caller's: minigen.training logs and checkpoints
+        a stop asked for (Ctrl-C) ends the loop after this step, on every rank
 
 ``prepare`` turns a config and the training arrays into what the loop needs (the seeded recipe, the
 DataLoader, ``config["steps"]``); ``minigen.training.train`` adds a run folder around the same two
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from ..autograd import enable_grad
 from ..data import DataLoader
+from . import parallel
 from .base import UsageError
 from .config import (build_recipe, check_number, check_supported, dataset_info, make_config,
                      resolve_device, seed_everything)
@@ -41,11 +44,12 @@ class Position:
             self.epoch, self.batch = self.epoch + 1, 0
 
 
-def make_loader(recipe_cls, config, x, y, device) -> DataLoader:
-    """The shuffled batches of (x, y), in an order fixed by the config's seed."""
+def make_loader(recipe_cls, config, x, y, device, shard=None) -> DataLoader:
+    """The shuffled batches of (x, y), in an order fixed by the config's seed; with ``shard`` (a
+    minigen.distributed communicator), this rank's share of each global batch."""
     try:
         return DataLoader(x, y, batch_size=config.get("batch_size", 64), shuffle=True,
-                          drop_last=recipe_cls.drop_last, seed=config["seed"], device=device)
+                          drop_last=recipe_cls.drop_last, seed=config["seed"], device=device, shard=shard)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -60,28 +64,43 @@ def total_steps(config, loader, steps=None) -> int:
     return int(config.get("epochs", 1)) * len(loader)
 
 
-def prepare(recipe_cls, info, config, x, y, device, steps=None):
+def prepare(recipe_cls, info, config, x, y, device, steps=None, shard=None):
     """(recipe, loader): the recipe built from the seed (the same initial draws every time) and the
     DataLoader; ``config["steps"]`` and ``config["device"]`` are set first, because a family may read
-    them while it is built (vqvae2 splits its steps between two stages)."""
-    loader = make_loader(recipe_cls, config, x, y, device)
+    them while it is built (vqvae2 splits its steps between two stages). ``shard``: this rank's
+    communicator in a data-parallel run (parallel.prepare then makes the ranks' recipes one)."""
+    loader = make_loader(recipe_cls, config, x, y, device, shard)
     config["steps"] = total_steps(config, loader, steps)
     config["device"] = str(device)
     seed_everything(config["seed"])
     return build_recipe(recipe_cls, config, info, device), loader
 
 
-def run_steps(recipe, loader, total: int, position: Position, after_step=None) -> Position:
+def run_steps(recipe, loader, total: int, position: Position, after_step=None, *, dist=None,
+              stop_requested=None) -> Position:
     """The training loop: ``recipe.train_step`` on each batch until ``total`` steps are done.
 
     ``after_step(position, metrics)`` is called after every step with the metrics as floats. It runs
-    with gradients on even when called under ``no_grad`` (an evaluation may train a small model)."""
+    with gradients on even when called under ``no_grad`` (an evaluation may train a small model).
+
+    ``stop_requested()`` (Ctrl-C was pressed) is asked after every step; when it says True the loop
+    returns early, with ``position.step < total``.
+
+    ``dist``: this rank's communicator when the loop runs on N ranks (minigen.distributed; the loader
+    sharded with it, the recipe made one by parallel.prepare). Each step then draws its per-example
+    noise as one process would for the global batch, and its metrics are averaged over the ranks
+    before anything reads them, together with whether any rank asked to stop: every rank takes the
+    same decisions (a NaN, Ctrl-C) after the same step."""
+    several = dist is not None and dist.world_size > 1
     recipe.train()
     with enable_grad():
         while position.step < total:
             for batch in loader.batches(position.epoch, start=position.batch):
                 position.in_step = True
-                metrics = {key: float(value) for key, value in recipe.train_step(batch, position.step).items()}
+                with parallel.step_draws(dist, batch):
+                    metrics = {key: float(value)
+                               for key, value in recipe.train_step(batch, position.step).items()}
+                metrics, stop = parallel.agree(dist, metrics, _asked(stop_requested))
                 bad = [key for key, value in metrics.items() if not math.isfinite(value)]
                 if bad:
                     raise TrainingDiverged(f"{bad[0]} is {metrics[bad[0]]} at step {position.step + 1}: "
@@ -90,9 +109,15 @@ def run_steps(recipe, loader, total: int, position: Position, after_step=None) -
                 position.in_step = False
                 if after_step is not None:
                     after_step(position, metrics)
-                if position.step >= total:
-                    break
+                if not several:          # one process also heeds a Ctrl-C that came during after_step
+                    stop = _asked(stop_requested)
+                if stop or position.step >= total:
+                    return position
     return position
+
+
+def _asked(stop_requested) -> bool:
+    return stop_requested is not None and bool(stop_requested())
 
 
 def fit(recipe_cls, dataset, x, y=None, steps=None, *, epochs=None, seed=0, options=None, device="cpu",

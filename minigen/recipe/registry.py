@@ -9,7 +9,7 @@ from __future__ import annotations
 from .base import Recipe
 
 RECIPES: dict[str, type] = {}
-RESERVED_KEYS = {"model", "dataset", "seed", "steps", "device"}   # written into config by the trainer
+RESERVED_KEYS = {"model", "dataset", "seed", "steps", "device", "world_size"}   # written into config by the trainer
 
 
 def register(name: str):

@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 
+from ..io import process_alive
 from ..recipe import UsageError
 
 LOCK = "train.lock"
@@ -36,14 +37,6 @@ def _read_owner(path):
         return None, None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)                  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:              # it exists, under another user
-        return True
-    return True
 
 
 def _create(path) -> bool:
@@ -67,7 +60,7 @@ def acquire(folder, stream=None) -> str:
         if pid is None:                  # being written this very moment: look again
             time.sleep(0.01)
             continue
-        if host != socket.gethostname() or _alive(pid):
+        if host != socket.gethostname() or process_alive(pid):
             raise UsageError(f"{folder} is being written by another run (process {pid} on {host}, lock "
                              f"{path}); wait for it to finish, or train into another --out folder")
         # Stale. Take it over under a second O_EXCL file, so that two runs finding the same stale lock

@@ -16,6 +16,11 @@ on the CPU the resumed run's losses equal, bit for bit, those of a run never sto
 
 Ctrl-C is caught: the current step finishes, a checkpoint is written, and the message says how to
 resume. A second Ctrl-C stops at once (keeping the previous checkpoint, if there is one).
+
+Under an MPI launcher (``mpiexec -n N minigen train ...``) the same loop runs on N ranks as one
+data-parallel run: ``batch_size`` is the global batch, only rank 0 holds the lock and writes the run
+folder, and the ``parallel.*`` hooks (minigen/recipe/parallel.py; the method in minigen/distributed)
+do the rest. ``config.json`` records the number of ranks (``world_size``).
 """
 from __future__ import annotations
 
@@ -32,8 +37,8 @@ from dataclasses import dataclass
 
 from .. import backend, io
 from ..recipe import (Position, Recipe, TrainingDiverged, UsageError, build_recipe, check_number,
-                      check_supported, dataset_info, load_split, make_config, prepare, resolve_device,
-                      run_steps)
+                      check_supported, dataset_info, load_split, make_config, parallel, prepare,
+                      resolve_device, run_steps)
 from .config import CHECKPOINT, read_run_header, run_config
 from .lock import run_lock
 from .metrics import MetricsLog, RunningMean
@@ -82,6 +87,9 @@ class _DeferredInterrupt:
     """Turns the first Ctrl-C into a request to stop after the current step (so the checkpoint never
     holds a half-applied update); a second Ctrl-C raises KeyboardInterrupt at once."""
 
+    def __init__(self, quiet=False):
+        self.quiet = quiet           # ranks other than 0 do not repeat the message
+
     def __enter__(self):
         self.requested = False
         self.installed = threading.current_thread() is threading.main_thread()
@@ -94,8 +102,9 @@ class _DeferredInterrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        sys.stderr.write("\nCtrl-C: stopping after this step to save a checkpoint "
-                         "(press Ctrl-C again to stop at once)\n")
+        if not self.quiet:
+            sys.stderr.write("\nCtrl-C: stopping after this step to save a checkpoint "
+                             "(press Ctrl-C again to stop at once)\n")
 
     def __exit__(self, *exc):
         if self.installed:
@@ -139,6 +148,7 @@ def _command(*words):
 
 
 # ---------------------------------------------------------------------------------- train
+@parallel.stop_every_rank_on_failure(UsageError, TrainingDiverged, TrainingInterrupted)
 def train(model: str, dataset: str, *, out=None, steps: int | None = None, epochs: int | None = None,
           device="cpu", seed: int | None = None, resume: bool = False, options: dict | None = None,
           log_every: int = 10, checkpoint_every: int = 500, callback=None, stream=None) -> Run:
@@ -150,7 +160,8 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
     """
     recipe_cls, info = get(model), dataset_info(dataset)
     check_supported(recipe_cls, info)
-    device = resolve_device(device)
+    dist = parallel.connect(device)          # this rank among several (mpiexec), or a world of one
+    device = dist.device if dist.world_size > 1 else resolve_device(device)
     if steps is not None and epochs is not None:
         raise UsageError("give --steps or --epochs, not both")
     for name, value in (("steps", steps), ("epochs", epochs)):
@@ -158,53 +169,66 @@ def train(model: str, dataset: str, *, out=None, steps: int | None = None, epoch
             check_number(f"--{name}", value, integer=True, positive=True)
     make_config(recipe_cls, dataset, 0 if seed is None else seed, options)   # bad options: before any folder
     out = os.fspath(out or os.path.join("runs", f"{recipe_cls.name}-{dataset}"))
-    with _run_folder(out, stream):
+    with parallel.on_root_only(dist, lambda: _run_folder(out, stream)):     # rank 0 writes the folder
         return _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume, options,
-                                log_every, checkpoint_every, callback, stream)
+                                log_every, checkpoint_every, callback, stream, dist)
 
 
 def _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume, options, log_every,
-                     checkpoint_every, callback, stream) -> Run:
+                     checkpoint_every, callback, stream, dist) -> Run:
     model, dataset = recipe_cls.name, info.name
     ckpt_path = os.path.join(out, CHECKPOINT)
-    config = run_config(recipe_cls, dataset, out, epochs, seed, resume, options)
+    config = dist.on_root(run_config, recipe_cls, dataset, out, epochs, seed, resume, options)
     if epochs is not None:
         config.pop("steps", None)            # a resumed run given --epochs gets its length from them
-    x, y = load_split(dataset, "train")
-    recipe, loader = prepare(recipe_cls, info, config, x, y, device, steps)
+    x, y = dist.root_first(load_split, dataset, "train")
+    recipe, loader = prepare(recipe_cls, info, config, x, y, device, steps, shard=dist)
     total = config["steps"]
 
     position, elapsed, window = Position(), 0.0, RunningMean()
     if resume:
-        saved = _load_checkpoint(ckpt_path, recipe)
+        saved = _load_checkpoint(ckpt_path, recipe, dist)
         if saved["step"] > total:
             raise UsageError(f"--resume: the checkpoint is at step {saved['step']}, past the "
                              f"{total} steps asked for")
         backend.set_rng_state(saved["rng"])
         position = Position(saved["step"], saved["epoch"], saved["batch"])
         elapsed, window = saved["time"], RunningMean(saved["window"])
-    with io.atomic_write(os.path.join(out, CONFIG), "w") as f:
-        json.dump(config, f, indent=2)
-    log = MetricsLog(os.path.join(out, METRICS), resume_at=position.step if resume else None)
-    progress = Progress(total, start=position.step, desc=f"{model}/{dataset}", stream=stream)
+        if dist.is_root:
+            _say_if_world_size_changed(config, dist.world_size, stream)
+    config["world_size"] = dist.world_size
+    parallel.prepare(recipe, dist)
+    if dist.is_root:
+        with io.atomic_write(os.path.join(out, CONFIG), "w") as f:
+            json.dump(config, f, indent=2)
+    log = MetricsLog(os.path.join(out, METRICS), resume_at=position.step if resume else None) \
+        if dist.is_root else parallel.DISCARD
+    progress = Progress(total, start=position.step, desc=f"{model}/{dataset}",
+                        stream=stream if dist.is_root else parallel.DISCARD)
     last_saved = position.step if resume else None
+    first_step = position.step + 1
     t_start = time.perf_counter() - elapsed
 
     def save_checkpoint():
         nonlocal last_saved
+        parallel.check(recipe, dist, f"at step {position.step}")    # first: then every rank agrees below
         state = recipe.state_dict()
         bad = _first_bad(state)
         if bad:
             raise TrainingDiverged(f"the weights are no longer finite after step {position.step} ({bad})")
-        io.save({"model": state, "step": position.step, "epoch": position.epoch, "batch": position.batch,
-                 "rng": backend.get_rng_state(), "window": window.state_dict(),
-                 "time": time.perf_counter() - t_start},
-                ckpt_path, header={"model": model, "dataset": dataset, "step": position.step, "config": config})
+        if dist.is_root:
+            io.save({"model": state, "step": position.step, "epoch": position.epoch,
+                     "batch": position.batch, "rng": backend.get_rng_state(), "window": window.state_dict(),
+                     "time": time.perf_counter() - t_start},
+                    ckpt_path, header={"model": model, "dataset": dataset, "step": position.step,
+                                       "config": config})
         last_saved = position.step
 
     def after_step(position, metrics):
         window.add(metrics)
         step = position.step
+        if step == first_step:
+            parallel.check(recipe, dist, f"after step {step}, the first of this run")
         if step % log_every == 0 or step == total:
             log.write({"step": step, "epoch": position.epoch if position.batch else position.epoch - 1,
                        **window.pop(), "lr": recipe.learning_rate(),
@@ -214,17 +238,22 @@ def _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume,
             save_checkpoint()
         if callback is not None:
             callback(step, metrics)
-        if interrupt.requested:
-            raise KeyboardInterrupt
 
+    stopping = False         # True once every rank has agreed to stop after this step
     try:
-        with _DeferredInterrupt() as interrupt:
-            run_steps(recipe, loader, total, position, after_step)
+        with _DeferredInterrupt(quiet=not dist.is_root) as interrupt:
+            run_steps(recipe, loader, total, position, after_step, dist=dist,
+                      stop_requested=lambda: interrupt.requested)
+            if position.step < total:        # Ctrl-C, agreed by every rank: stop after this step
+                stopping = True
+                raise KeyboardInterrupt
             save_checkpoint()
     except TrainingDiverged as e:
         raise TrainingDiverged(f"{e}; {_kept(last_saved, ckpt_path)}") from None
     except KeyboardInterrupt:
         progress.close()
+        if dist.world_size > 1 and not stopping:
+            raise            # one rank's second Ctrl-C, at its own moment: stop the job at once
         saved_now = False
         if not position.in_step:
             try:
@@ -238,11 +267,27 @@ def _train_in_folder(recipe_cls, info, out, steps, epochs, device, seed, resume,
         log.close()
         progress.close()
 
+    parallel.release(recipe)
     recipe.eval()
-    x_test, y_test = load_split(dataset, "test")
-    backend.manual_seed(config["seed"])       # the same figure every time
-    recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test)
+    if dist.is_root:
+        x_test, y_test = load_split(dataset, "test")
+        backend.manual_seed(config["seed"])       # the same figure every time
+        started = time.perf_counter()
+        if recipe.save_figure(os.path.join(out, SAMPLES), x_test, y_test):
+            print(f"preview: {os.path.join(out, SAMPLES)} ({recipe.preview_sampler()}, "
+                  f"{time.perf_counter() - started:.1f} s)", file=stream or sys.stderr)
+    dist.barrier(timeout=False)               # the run folder is complete when train returns anywhere
     return Run(recipe, config, position.step, out)
+
+
+def _say_if_world_size_changed(config, world_size, stream):
+    """A run resumed on another number of ranks goes on as the same run, but not bit for bit."""
+    before = config.get("world_size", 1)
+    if before != world_size:
+        (stream or sys.stderr).write(
+            f"resuming a run trained on {before} rank(s) on {world_size}: it goes on as the same run (the "
+            "data order and the random draws depend on the global batch only), equal to an "
+            f"uninterrupted run up to the order of float32 sums, not bit for bit\n")
 
 
 def _interrupted(position, total, last_saved, saved_now, ckpt_path, model, dataset, out):
@@ -270,10 +315,11 @@ def _kept(last_saved, ckpt_path):
 
 
 # ---------------------------------------------------------------------------------- checkpoints
-def _load_checkpoint(ckpt_path, recipe) -> dict:
-    """The saved state, loaded into ``recipe``; a damaged file or one from another model is a UsageError."""
+def _load_checkpoint(ckpt_path, recipe, dist=None) -> dict:
+    """The saved state, loaded into ``recipe``; a damaged file or one from another model is a UsageError.
+    On N ranks (``dist``) rank 0 reads the file and sends it to the others."""
     try:
-        saved = io.load(ckpt_path)
+        saved = io.load(ckpt_path) if dist is None else dist.on_root(io.load, ckpt_path)
         recipe.load_state_dict(saved["model"])
         return saved
     except (ValueError, KeyError, TypeError, OSError) as e:
