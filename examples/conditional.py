@@ -20,10 +20,12 @@ gap of "thick" minus "thin" prompts, the slant gap of "right" minus "left"), and
 same model with a bag-of-words text encoder (text_layers 0). Figures: per task, conditions and
 outputs; and a grid of prompts x samples without and with guidance.
 
-    python examples/conditional.py --quick --runs runs --figures docs/img     # digits, about 20 min on 2 cores
-    python examples/conditional.py --runs runs --figures docs/img             # mnist-5k, a few hours on 2 cores
+    python examples/conditional.py --quick --runs runs --figures docs/img     # digits, about 30 min on 2 cores
+    python examples/conditional.py --runs runs --figures docs/img             # mnist-5k, several hours on 2 cores
+    python examples/conditional.py --only image --models pix2pix              # a part: pix2pix beside the restorations
 
-Runs are trained into runs/MODEL-DATASET[-TAG] once and reused.
+Runs are trained into runs/MODEL-DATASET[-TAG] once and reused; a run whose checkpoint stops short of
+its budget (a killed run) is resumed.
 """
 import argparse
 import os
@@ -38,6 +40,7 @@ from minigen.data import captions, paired
 from minigen.metrics.conditional import translation_scores
 from minigen.models.classifier import reference_classifier
 from minigen.models.translation import JUDGE
+from minigen.training.config import read_run_header
 
 # (model, dataset, tag) -> (steps, options), per base set; None as dataset: the base set itself
 TRAINING = {
@@ -53,6 +56,7 @@ TRAINING = {
                  "ddpm": (3000, {"batch_size": 64}),
                  "vae": (3000, {"arch": "conv", "latent_dim": 32})},
 }
+TRANSLATORS = ("pix2pix", "ddpm-img2img")
 PROMPTS = ["a thick seven", "a thin seven", "7, slanted to the left", "7, slanted to the right",
            "a thin slanted four", "a thick upright four", "a wide two", "a narrow two", "the digit eight",
            "an upright one"]
@@ -63,14 +67,18 @@ def log(message):
 
 
 def trained(key, dataset, base, runs):
-    """The Recipe in runs/NAME, trained there first if it has no checkpoint."""
+    """The Recipe in runs/NAME, trained there first: from scratch if it has no checkpoint, resumed
+    (bit for bit the same run) if its checkpoint stops short of the budget, as a killed run's does."""
     model, _, tag = key.partition("-bow")
     steps, options = TRAINING[base][key]
     out = os.path.join(runs, f"{key}-{dataset}")
-    if not os.path.exists(os.path.join(out, training.CHECKPOINT)):
-        log(f"training {key} on {dataset} for {steps} steps -> {out}")
+    checkpoint = os.path.join(out, training.CHECKPOINT)
+    done = read_run_header(checkpoint)["step"] if os.path.exists(checkpoint) else None
+    if done is None or done < steps:
+        log(f"training {key} on {dataset} for {steps} steps -> {out}"
+            + (f" (resumed at step {done})" if done is not None else ""))
         t0 = time.perf_counter()
-        training.train(model, dataset, out=out, steps=steps, options=options, seed=0)
+        training.train(model, dataset, out=out, steps=steps, options=options, seed=0, resume=done is not None)
         log(f"  {time.perf_counter() - t0:.0f} s")
     return training.load_run(out).recipe
 
@@ -98,7 +106,7 @@ def as_input(task, x, shape):
     return None
 
 
-def image_to_image(base, runs, n, figures):
+def image_to_image(base, runs, n, figures, models=TRANSLATORS):
     factor = paired.BASES[base]
     classify = reference_classifier(base, mg.device("cpu"), steps=JUDGE["steps"], arch=JUDGE["arch"])
     priors = {name: trained(name, base, base, runs) for name in ("ddpm", "vae")}
@@ -109,7 +117,7 @@ def image_to_image(base, runs, n, figures):
         x, y = x[:n], y[:n]
         digits = paired.target_digits(base, y)
         outputs = {}
-        for key in ("pix2pix", "ddpm-img2img"):
+        for key in models:
             recipe = trained(key, dataset, base, runs)
             mg.manual_seed(0)
             t0 = time.perf_counter()
@@ -146,7 +154,7 @@ def translation_figure(shown, path, columns=8):
         blocks.append((f"{dataset}: condition", paired.preview(x[:columns], y.shape[1:])))
         blocks += [(name, images[:columns]) for name, images in outputs.items() if name != "input"]
         blocks.append(("truth", y[:columns]))
-    label_width, strip_width = 2.2, columns * 0.8                  # inches
+    label_width, strip_width = 3.0, columns * 0.8                  # inches: room for "masked2mnist-5k: condition"
     fig, axes = plt.subplots(len(blocks), 1, figsize=(label_width + strip_width + 0.1, len(blocks) * 0.85))
     fig.subplots_adjust(left=label_width / (label_width + strip_width + 0.1), right=0.99, top=0.995, bottom=0.005,
                         hspace=0.08)
@@ -220,11 +228,18 @@ def main(argv=None):
     parser.add_argument("--n", type=int, help="test pairs per task (default: all 360 digits, 200 mnist-5k)")
     parser.add_argument("--figures", help="write the figures into this folder (e.g. docs/img)")
     parser.add_argument("--only", choices=("image", "text"), help="one half only")
+    parser.add_argument("--models", default=",".join(TRANSLATORS),
+                        help="the conditional image -> image models to train and score, beside the "
+                             "restorations (default: %(default)s)")
     args = parser.parse_args(argv)
+    models = tuple(name for name in args.models.split(",") if name)
+    unknown = sorted(set(models) - set(TRANSLATORS))
+    if unknown or not models:
+        parser.error(f"--models: expected a comma-separated subset of {','.join(TRANSLATORS)}, got {args.models!r}")
     base = "digits" if args.quick else "mnist-5k"
     n = args.n or (360 if args.quick else 200)
     if args.only != "text":
-        image_to_image(base, args.runs, n, args.figures)
+        image_to_image(base, args.runs, n, args.figures, models)
     if args.only != "image":
         text_to_image(base, args.runs, args.figures)
 
