@@ -126,6 +126,7 @@ class UNet(nn.Module):
         if x_t.ndim != 4 or tuple(x_t.shape[1:]) != self.image_shape:
             raise ValueError(f"UNet: expected images of shape (N, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x_t.shape)}")
+        # excerpt: condition
         if self.condition_channels:                       # eps_theta([x_t, c], t)
             expected = (x_t.shape[0], self.condition_channels) + self.image_shape[1:]
             if c is None or tuple(c.shape) != expected:
@@ -137,6 +138,7 @@ class UNet(nn.Module):
         else:
             emb = self.time_embedding(t, c)
             h = self.input_conv(x_t)
+        # end excerpt: condition
         skips = []
         for level, block in enumerate(self.down_blocks):
             h = block(h, emb)
