@@ -135,7 +135,9 @@ def test_modes_of_the_mixtures():
 
 def test_dataset_table_names_and_kinds():
     records = data.datasets()
-    assert [r.name for r in records] == [*TOY, "digits", "mnist-5k", "mnist", "fashion-mnist"]
+    assert [r.name for r in records] == [*TOY, "digits", "mnist-5k", "mnist", "fashion-mnist",
+                                         "edges2digits", "edges2mnist-5k", "lowres2digits", "lowres2mnist-5k",
+                                         "masked2digits", "masked2mnist-5k", "captioned-digits", "captioned-mnist-5k"]
     assert data.info("mnist").shape == (1, 28, 28) and data.info("mnist").n_train == 60_000
     assert data.info("moons").kind == "2d" and data.info("moons").num_classes is None
     with pytest.raises(ValueError, match="digits, mnist-5k"):

@@ -102,8 +102,11 @@ def test_every_family_declares_defaults_for_kinds_and_datasets_that_exist():
     known = {"2d", "image"} | {info.name for info in mg.data.datasets()}
     for name in training.names():
         recipe_cls = training.get(name)
-        assert set(recipe_cls.dataset_defaults) <= known, (name, set(recipe_cls.dataset_defaults) - known)
-        for where in recipe_cls.dataset_defaults:         # and for data the family trains on
+        # what the class declares itself (a family built on another, ddpm-img2img on ddpm, inherits
+        # entries for data it does not take, which never apply)
+        own = vars(recipe_cls).get("dataset_defaults", {})
+        assert set(own) <= known, (name, set(own) - known)
+        for where in own:                                  # and for data the family trains on
             kinds = {where} if where in ("2d", "image") else {training.dataset_info(where).kind}
             assert kinds <= set(recipe_cls.data_kinds), (name, where)
 

@@ -46,6 +46,9 @@ FAMILY_PAGES = {
                    "minigen/flows/planar.py::Planar.forward"],
     "diffusion.html": ["minigen/diffusion/schedules.py::NoiseSchedule.q_sample", "minigen/models/ddpm.py::DDPM.loss",
                        "minigen/diffusion/samplers.py::ddim_step"],
+    "conditional.html": ["minigen/models/pix2pix.py::pix2pix_generator_loss",
+                         "minigen/models/conditional_ddpm.py::ImageToImageDDPMRecipe.training_pair",
+                         "minigen/nn/text.py::TextEncoder.forward", "minigen/data/captions.py::measure"],
 }
 OTHER_PAGES = ["index.html", "comparison.html", "generative-vs-discriminative.html", "applications.html",
                "training.html", "api/autograd.html"]

@@ -157,7 +157,8 @@ def test_set_num_threads_checks_its_argument():
             parallel.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("case", ["conv", "conv_transpose", "linear", "attention", "groupnorm", "silu"])
+@pytest.mark.parametrize("case", ["conv", "conv_transpose", "linear", "linear_short", "attention", "groupnorm",
+                                  "silu"])
 def test_the_numbers_do_not_depend_on_the_number_of_threads(case, threads):
     """Chunks come from the shapes alone and partial sums are added in chunk order: bit-for-bit the
     same on one thread or many (what --resume and the distributed equivalence rely on)."""
@@ -168,6 +169,8 @@ def test_the_numbers_do_not_depend_on_the_number_of_threads(case, threads):
         layer, x = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), r.standard_normal((32, 16, 14, 14))
     elif case == "linear":
         layer, x = nn.Linear(512, 512), r.standard_normal((256, 512))
+    elif case == "linear_short":   # a short batch: the product is split by columns
+        layer, x = nn.Linear(784, 512), r.standard_normal((128, 784))
     elif case == "attention":
         layer, x = nn.SelfAttention2d(32, num_heads=4, num_groups=8), r.standard_normal((16, 32, 7, 7))
     elif case == "groupnorm":  # a million numbers: normalised a slice of the batch at a time

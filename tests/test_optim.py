@@ -252,9 +252,10 @@ def test_params_without_grad_are_skipped_and_zero_grad_clears():
 
 
 def test_broadcast_and_shared_gradients_are_read_not_written():
-    """Two parameters holding one read-only gradient (a broadcast view): the optimizer only reads it."""
+    """Two parameters holding one read-only gradient (a broadcast view, as a user may hand over): the
+    optimizer only reads it."""
     x, y = param(), param()
-    shared = mg.ones(1).broadcast_to((3,))
+    shared = mg.Tensor._make(np.broadcast_to(np.ones(1, dtype=np.float32), (3,)))
     assert not shared.data.flags.writeable
     x.grad = y.grad = shared
     opt = optim.Adam([x, y], lr=0.1, weight_decay=0.1)

@@ -143,13 +143,26 @@ def test_masked_conv_reads_only_allowed_pixels(mask_type):
         np.testing.assert_array_equal(seen, expected, err_msg=f"{stack} {mask_type}")
 
 
-def test_masked_conv_gradients():
-    """Masked taps get exactly zero gradient; the rest match finite differences."""
-    conv = MaskedConv2d(2, 3, 3, "vertical", "A").to(dtype="float64")
-    x = mg.randn(2, 2, 4, 4, dtype="float64", requires_grad=True)
+@pytest.mark.parametrize("stack, mask_type, block", [("vertical", "A", (2, 5)), ("vertical", "B", (3, 5)),
+                                                     ("horizontal", "A", (1, 2)), ("horizontal", "B", (1, 3))])
+def test_masked_conv_is_the_open_block_of_a_masked_kernel(stack, mask_type, block):
+    """The layer's kernel holds only the open taps, and it computes what the full k x k (1 x k) kernel
+    multiplied by its causal mask computes, for the input and the weight gradients."""
+    conv = MaskedConv2d(2, 3, 5, stack, mask_type).to(dtype="float64")
+    assert tuple(conv.conv.weight.shape[2:]) == block
+    mask = causal_mask(5, stack, mask_type).numpy()
+    full = np.zeros((3, 2) + mask.shape)
+    full[:, :, :block[0], :block[1]] = conv.conv.weight.numpy()      # the open taps are the top-left block
+    assert (full[:, :, mask == 0] == 0).all()
+    x = mg.randn(2, 2, 6, 7, dtype="float64", requires_grad=True)
+    ref = mg.conv2d(x, mg.tensor(full), conv.conv.bias, padding=(mask.shape[0] // 2, 2))
+    np.testing.assert_allclose(conv(x).numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
     assert mg.autograd.gradcheck(lambda t: conv(t), [x], eps=1e-6, atol=1e-5, rtol=1e-3)
-    conv(x).sum().backward()
-    assert not conv.conv.weight.grad.numpy()[:, :, 1:].any()        # rows at and below the centre
+
+
+def test_a_masked_conv_must_read_something():
+    with pytest.raises(ValueError, match="reads no tap"):
+        MaskedConv2d(1, 1, 1, "vertical", "A")
 
 
 def dependence(model, x, i, j, values, **cond):

@@ -10,13 +10,21 @@ from .function import Function
 
 
 class BroadcastTo(Function):
+    """The copies are written out, not a zero-stride view: whatever reads a broadcast (the next
+    operation, a leaf's ``.grad``, an optimizer) reads it elementwise, several times faster from a
+    contiguous array, and a leaf's gradient must be contiguous anyway."""
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
+        y = get_array_module(x).empty(shape, dtype=x.dtype)
         try:
-            return get_array_module(x).broadcast_to(x, shape)
+            if x.ndim > y.ndim:      # assignment would drop leading 1s; broadcasting never drops an axis
+                raise ValueError
+            y[...] = x
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+            raise ValueError(f"cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+        return y
 
     @staticmethod
     def backward(ctx, grad):

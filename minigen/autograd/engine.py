@@ -5,8 +5,8 @@ For an output L and every tensor t on a path to it, the chain rule gives
     dL/dt = sum over the operations f that used t of  (dL/df) * (df/dt),
 
 so each node must have received the gradients of all its users before it passes gradients on.
-``run_backward`` therefore sorts the graph topologically (iteratively, so a chain of 100,000
-operations does not touch Python's recursion limit) and walks it from the output back to the leaves;
+``run_backward`` therefore visits the graph newest operation first (each Context is numbered when it
+is applied, after the operations that made its inputs), from the output back to the leaves;
 at each node the Function's ``backward`` turns dL/d(output) into dL/d(input) for every input, and
 those add up in ``grads`` until the input's own turn comes. The rest of this file is the bookkeeping
 around that loop: seeding it, delivering what reaches a leaf (``.grad``) or a wanted input (``grad()``),
@@ -30,7 +30,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     through = None if inputs is None else _leading_to(order, wanted)
     captured = {}
     with set_grad_enabled(create_graph):          # record the backward itself only for create_graph
-        for t in reversed(order):                 # every tensor after all of its users
+        for t in order:                           # every tensor after all of its users
             g = grads.pop(id(t), None)
             if g is None:
                 continue
@@ -54,35 +54,40 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
 
 # ------------------------------------------------------------------------------ the graph
 def _topological_order(roots):
-    """Every tensor that needs a gradient and leads to ``roots``, inputs before the tensors made from them."""
-    order, visited = [], set()
-    stack = list(roots)           # a tensor, or (tensor,) once its inputs have been pushed
+    """Every tensor that needs a gradient and leads to ``roots``, each one before the tensors it was
+    made from: the outputs of recorded operations newest first (an operation is always applied after
+    the operations that made its inputs, so it is numbered later), then the leaves."""
+    made, leaves, seen = [], [], set()
+    stack = list(roots)
     while stack:
         t = stack.pop()
-        if type(t) is tuple:
-            order.append(t[0])
+        if id(t) in seen:
             continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t,))
+        seen.add(id(t))
         ctx = t._ctx
         if ctx is None:
+            leaves.append(t)
             continue
         if ctx.freed:
             raise RuntimeError(
                 f"trying to backward through the graph a second time (at {ctx.fn.__name__}): its "
                 "saved tensors were freed by the first backward; pass retain_graph=True to keep them")
+        made.append(t)
         for inp, need in zip(ctx.inputs, ctx.needs_input_grad):
-            if need and id(inp) not in visited:
+            if need:
                 stack.append(inp)
-    return order
+    made.sort(key=_newest_first)
+    return made + leaves
+
+
+def _newest_first(t):
+    return -t._ctx.seq
 
 
 def _leading_to(order, wanted):
     """ids of the tensors on a path from a wanted input to the roots: only they need gradients."""
     through = set()
-    for t in order:     # inputs come before their users
+    for t in reversed(order):     # inputs before their users
         if id(t) in wanted or (t._ctx is not None and any(
                 isinstance(i, Tensor) and id(i) in through for i in t._ctx.inputs)):
             through.add(id(t))

@@ -35,6 +35,7 @@ marked with ``changes_dtype = True``.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import numpy as np
@@ -44,12 +45,16 @@ from . import anomaly
 from .tensor import Tensor
 
 
+_applications = itertools.count()       # numbers the nodes in the order they were made
+
+
 class Context:
     """What one application of a Function remembers for its backward pass."""
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "_saved", "_versions", "freed", "__dict__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "_saved", "_versions", "freed", "seq", "__dict__")
 
     def __init__(self, fn, inputs, needs_input_grad):
+        self.seq = next(_applications)        # later than the nodes of its inputs: see engine.py
         self.fn = fn
         self.inputs = inputs                  # the positional arguments, Tensors or constants
         self.needs_input_grad = needs_input_grad

@@ -5,7 +5,8 @@
     minigen datasets                     every dataset name, its shape, and where its data comes from
     minigen train MODEL --dataset NAME [--epochs N | --steps N] [--batch-size B] [--lr LR]
                   [--device cpu|cuda] [--seed S] [--out DIR] [--resume] [--KEY VALUE ...]
-    minigen sample DIR --n N [--label K] [--steps S] [--seed S] [--out FILE.npy]
+    minigen sample DIR [--n N] [--label K | --condition FILE | --prompt TEXT] [--guidance W] [--steps S]
+                  [--seed S] [--out FILE.npy]
     minigen eval DIR [--split test]      prints one JSON object of metrics
     minigen compare --dataset NAME [--budget-seconds S] [--seeds N] [--models a,b] [--out DIR]
     minigen restore DIR --task inpaint|denoise|superres --input FILE.npy --out FILE.npy

@@ -5,6 +5,7 @@
     output_folder(path, flag)       a folder to write into (created if missing): not a file
     not_a_file(path, flag)          a folder that will be created later: not a file now
     load_array(path, flag)          a NumPy .npy array, never a pickle
+    load_png(path, flag, channels)  a PNG image as a condition image (grey levels; alpha as a mask)
     save_array(path, array)         float32 .npy, written atomically
     save_array_in_chunks(path, shape, chunks)    the same, filled chunk by chunk through a memory map, so
                                     that N samples need memory for one chunk only; refused up front
@@ -107,3 +108,30 @@ def save_array_in_chunks(path, shape, chunks):
             raise RuntimeError(f"save_array_in_chunks: the chunks held {start} rows, not {shape[0]}")
         array.flush()
         del array
+
+
+def load_png(path, flag, channels):
+    """A PNG image as a condition (channels, H, W) in [0, 1]: its grey levels (the mean of R, G, B);
+    with channels = 2, the grey levels where the alpha channel is opaque (> 0.5) and that mask."""
+    import matplotlib.image
+    try:
+        image = np.asarray(matplotlib.image.imread(path), dtype=np.float32)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UsageError(f"{flag}: {path} is not a readable PNG image ({e})") from None
+    if image.dtype.kind != "f" or image.max() > 1:
+        image = image / 255.0
+    if image.ndim == 2:
+        grey, alpha = image, None
+    else:
+        colour = image[..., :3] if image.shape[-1] >= 3 else image[..., :1]
+        grey = colour.mean(axis=-1)
+        alpha = image[..., -1] if image.shape[-1] in (2, 4) else None
+    if channels == 1:
+        return grey[None]
+    if channels == 2:
+        if alpha is None:
+            raise UsageError(f"{flag}: {path} has no alpha channel; this model's condition is a digit with "
+                             "hidden pixels and its mask: make the hidden pixels transparent")
+        mask = (alpha > 0.5).astype(np.float32)
+        return np.stack([grey * mask, mask])
+    raise UsageError(f"{flag}: a PNG holds 1 or 2 condition channels; this model needs {channels}: give a .npy array")

@@ -60,7 +60,12 @@ def run_info(args) -> int:
 def run_datasets(args) -> int:
     from .. import data
     header = ("name", "kind", "shape", "classes", "train", "test", "source")
-    rows = [(d.name, d.kind, "x".join(str(s) for s in d.shape), str(d.num_classes or "-"),
+    def shape(d):            # paired and captioned sets: what a model is given -> what it draws
+        target = "x".join(str(s) for s in d.shape)
+        if d.kind == "paired":
+            return "x".join(str(s) for s in d.condition_shape) + " -> " + target
+        return f"text -> {target}" if d.kind == "captioned" else target
+    rows = [(d.name, d.kind, shape(d), str(d.num_classes or "-"),
              f"{d.n_train:,}", f"{d.n_test:,}", d.source) for d in data.datasets()]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

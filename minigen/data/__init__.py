@@ -7,14 +7,15 @@
 
 See datasets.py for the sets and their sources, toy2d.py for the 2-D densities, loader.py for the
 batch order, download.py for the cache folder of MNIST and Fashion-MNIST, pixels.py for pixel levels
-and the spaces the families model them in (symmetric, binarised, dequantised).
+and the spaces the families model them in (symmetric, binarised, dequantised), paired.py and
+captions.py for the image -> image and text -> image sets built from the bundled digits.
 """
-from . import pixels, toy2d
+from . import captions, paired, pixels, toy2d
 from .datasets import DatasetInfo, datasets, info, load
 from .download import DataUnavailableError
 from .idx import read_idx
 from .dataset import TensorDataset
 from .loader import DataLoader
 
-__all__ = ["load", "datasets", "info", "DatasetInfo", "DataLoader", "TensorDataset", "pixels", "toy2d", "read_idx",
-           "DataUnavailableError"]
+__all__ = ["load", "datasets", "info", "DatasetInfo", "DataLoader", "TensorDataset", "pixels", "toy2d", "paired",
+           "captions", "read_idx", "DataUnavailableError"]

@@ -6,6 +6,14 @@
                  (17 for digits, 256 for the MNIST sets): x = k / (levels - 1), k = 0..levels-1
         2-D      x float32 (N, 2), y None: a fixed sample of the distribution, drawn with a seed
                  derived from (name, split) so train and test differ and never change
+        paired   x float32 (N, *condition_shape) the conditions, y float32 (N, 1, H, W) the targets:
+                 pairs (x, y) for image -> image models, G(x) ~ y (pix2pix's notation; paired.py)
+        captioned  x int64 (N, 4, 12) four phrasings per image as token ids, y float32 (N, 1, H, W)
+                 the images: text -> image (captions.py)
+
+For the paired and captioned kinds, ``y`` is what a model generates and ``x`` what it is given; the
+record's ``shape`` is one target's, ``condition_shape`` one condition's, and ``base`` the image set
+the targets are (in its order and split, so its labels say which digit each target is).
 
 Three kinds of source:
   2-D sets      sampled from minigen.data.toy2d (train 20,000 / test 5,000 points)
@@ -13,6 +21,8 @@ Three kinds of source:
                 by tools/build_bundled_data.py, with fixed stratified splits), read with
                 importlib.resources, so they work offline
   downloaded    mnist and fashion-mnist, fetched once into a cache folder (minigen.data.download)
+  built         from a bundled set: the paired tasks edges2B, lowres2B, masked2B and the captioned
+                sets captioned-B for B = digits, mnist-5k (paired.py, captions.py)
 """
 import zlib
 from dataclasses import dataclass
@@ -20,7 +30,7 @@ from importlib import resources
 
 import numpy as np
 
-from . import download, toy2d
+from . import captions, download, paired, toy2d
 
 SPLITS = ("train", "test")
 TOY_SIZES = {"train": 20_000, "test": 5_000}
@@ -29,13 +39,15 @@ TOY_SIZES = {"train": 20_000, "test": 5_000}
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    kind: str          # "image" or "2d"
-    shape: tuple       # of one example: (C, H, W) or (2,)
+    kind: str          # "image", "2d", "paired" (image -> image) or "captioned" (text -> image)
+    shape: tuple       # of one example: (C, H, W) or (2,); of one target for paired and captioned sets
     num_classes: int | None
     n_train: int
     n_test: int
     source: str
     levels: int | None = None    # images: how many evenly spaced values a pixel takes, k / (levels - 1)
+    condition_shape: tuple | None = None   # paired, captioned: one condition x (an image; token ids)
+    base: str | None = None      # paired, captioned: the image set the targets y come from
 
 
 _TOY_SOURCES = {
@@ -70,11 +82,25 @@ def _infos():
                           f"downloaded once into {download.cache_dir(name)}, SHA-256 checked; "
                           f"{download.SOURCES[name].credit}", levels=DOWNLOADED_MAX_VALUE + 1)
               for name in download.SOURCES]
+    bundled = {record.name: record for record in infos if record.name in _BUNDLED}
+    for name, (task, base) in paired.names().items():
+        b = bundled[base]
+        infos.append(DatasetInfo(name, "paired", b.shape, None, b.n_train, b.n_test,
+                                 f"built from {base}: {paired.TASK_WORDS[task]} (minigen.data.paired)",
+                                 levels=b.levels, base=base,
+                                 condition_shape=paired.condition_shape(task, b.shape, paired.BASES[base])))
+    for name, base in captions.names().items():
+        b = bundled[base]
+        infos.append(DatasetInfo(name, "captioned", b.shape, None, b.n_train, b.n_test,
+                                 f"built from {base}: {captions.PHRASINGS} captions per image from its label, "
+                                 "ink, slant and width (minigen.data.captions)", levels=b.levels, base=base,
+                                 condition_shape=(captions.PHRASINGS, captions.MAX_WORDS)))
     return infos
 
 
 def datasets():
-    """An info record for every dataset, 2-D first, then bundled, then downloaded images."""
+    """An info record for every dataset, 2-D first, then bundled, then downloaded images, then the
+    paired and captioned sets built from the bundled ones."""
     return _infos()
 
 
@@ -97,6 +123,10 @@ def load(name, split="train"):
     record = info(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for {name}; expected one of {', '.join(SPLITS)}")
+    if record.kind == "paired":
+        return paired.pairs(name, load(record.base, split)[0], split)
+    if record.kind == "captioned":
+        return captions.load(name, split)
     if record.kind == "2d":
         rng = np.random.default_rng(zlib.crc32(f"{name}/{split}".encode()))
         return toy2d.sample(name, TOY_SIZES[split], rng), None

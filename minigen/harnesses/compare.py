@@ -243,6 +243,10 @@ def compare(dataset, models=None, budget_seconds=60.0, steps=None, seeds=2, devi
     if steps is None and not (budget_seconds and budget_seconds > 0):
         raise training.UsageError(f"--budget-seconds must be positive, got {budget_seconds!r}")
     info = training.dataset_info(dataset)
+    if info.kind not in ("image", "2d"):      # paired and captioned sets: their models draw from a condition
+        raise training.UsageError(f"compare measures unconditional samples of images or 2-D points; {dataset} "
+                                  f"is a {info.kind} set (train its models with 'minigen train' and compare "
+                                  "them with 'minigen eval')")
     out = os.fspath(out or os.path.join("runs", f"compare-{dataset}"))
     figures = os.path.join(out, "figures")
     os.makedirs(figures, exist_ok=True)

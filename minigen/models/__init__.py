@@ -4,7 +4,8 @@
 A new family adds its file here and one import line below; docs/training.md shows how. Files shared by
 several families: adversarial.py (the GAN game and its logistic losses), flow_recipe.py (maximum
 likelihood for any flow), encoders.py (the autoencoders' networks), checks.py (input checks),
-denoisers.py and unet.py (the diffusion networks).
+denoisers.py and unet.py (the diffusion networks), translation.py (what the image -> image
+families share).
 """
 from . import classifier
 from . import gaussian_classifier
@@ -19,3 +20,4 @@ from . import glow
 from . import ddpm
 from . import planar
 from . import ae, vae, cvae, vqvae, vqvae2, pixelcnn   # the latent-variable family
+from . import pix2pix, conditional_ddpm   # image -> image, text -> image

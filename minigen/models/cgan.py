@@ -26,13 +26,12 @@ The generator loss is the non-saturating one of gan.py, -E[log D(G(z, y), y)].
 """
 import minigen as mg
 from minigen import nn
-from minigen.data import load
 from minigen.nn import functional as F
-from minigen.recipe import fit, register
+from minigen.recipe import register
 
 from .adversarial import LogisticGameRecipe
 from .checks import check_labels
-from .classifier import ClassifierRecipe
+from .classifier import reference_classifier
 from .dcgan import ConvCritic, DCGANGenerator, image_shape_problem
 
 
@@ -116,18 +115,6 @@ class CGANRecipe(LogisticGameRecipe):
 
 
 # ------------------------------------------------------------------------------------ label accuracy
-def reference_classifier(dataset, device, steps=500, batch_size=128, max_images=10_000, seed=0):
-    """A classifier trained on the real training images: ``classify(images)`` -> predicted labels.
-
-    The judge of label_accuracy: multinomial logistic regression (classifier.py, arch "linear"),
-    cheap enough to train inside ``minigen eval``, by the training loop (minigen.recipe.fit); 92.5 %
-    test accuracy on digits."""
-    x, y = load(dataset, split="train")
-    judge = fit(ClassifierRecipe, dataset, x[:max_images], y[:max_images], steps, seed=seed,
-                options={"arch": "linear"}, device=device, batch_size=batch_size)
-    return lambda images: judge.logits(images).argmax(axis=1).numpy()
-
-
 def label_accuracy(recipe, classify, per_class=100, seed=0):
     """The share of samples drawn with ``label=k`` that ``classify`` puts in class k (chance: 1/K)."""
     correct = 0

@@ -7,15 +7,19 @@
 With no hidden layer (``arch="linear"``), f_theta(x) = W x + b and this is multinomial logistic
 regression: the discriminative model of docs/generative-vs-discriminative.md. It models p(y | x) only,
 so it cannot draw new x; later it judges generated samples: ``features(x)``, the layer before the
-logits, is the embedding that Frechet distances are computed in.
+logits, is the embedding that Frechet distances are computed in, and ``reference_classifier`` is the
+judge that says which digit a generated image shows (cgan, pix2pix, the conditional DDPMs).
 
     minigen train classifier --dataset digits               # MLP, about 97-98 % test accuracy
     minigen train classifier --dataset mnist-5k --arch cnn
 """
+import functools
+
 import minigen as mg
 from minigen import nn, optim
+from minigen.data import load
 from minigen.nn import functional as F
-from minigen.recipe import Recipe, register
+from minigen.recipe import Recipe, fit, register
 
 ARCHS = ("linear", "mlp", "cnn")
 
@@ -125,3 +129,19 @@ class ClassifierRecipe(Recipe):
         labels = [f"{p}" if p == t else f"{p} (true {t})" for p, t in zip(predicted, truth)]
         viz.image_grid(x, path, nrow=8, labels=labels, title=f"classifier predictions on {self.info.name}")
         return True
+
+
+# ------------------------------------------------------------------------------------ the judge
+@functools.lru_cache(maxsize=8)
+def reference_classifier(dataset, device, steps=500, batch_size=128, max_images=10_000, seed=0, arch="linear"):
+    """A classifier trained on the real training images of ``dataset`` (labels only, never a generated
+    image): ``classify(images)`` -> predicted labels. The judge of the conditional models' outputs.
+
+    Trained inside ``minigen eval`` by the training loop (minigen.recipe.fit), so it is cheap by
+    default: multinomial logistic regression (arch "linear", 92.5 % test accuracy on digits, 91 % on
+    mnist-5k); arch "cnn" with 300 steps reaches 99.4 % and 97 % (seconds on digits, about two minutes
+    on mnist-5k on two cores). Kept for the process (the same arguments give the same judge)."""
+    x, y = load(dataset, split="train")
+    judge = fit(ClassifierRecipe, dataset, x[:max_images], y[:max_images], steps, seed=seed,
+                options={"arch": arch}, device=device, batch_size=batch_size)
+    return lambda images: judge.logits(images).argmax(axis=1).numpy()

@@ -18,6 +18,8 @@ T steps, or DDIM in S < T steps, with an exponential moving average of the weigh
 Class-conditional: eps_theta(x_t, t, c), where during training c is replaced by a "null" label with
 probability ``label_dropout``, so the same network also learns eps_theta(x_t, t, null); sampling mixes
 the two, eps~ = (1 + w) eps_theta(x_t, t, c) - w eps_theta(x_t, t, null)  (classifier-free guidance).
+The DDPM module below takes any condition c its denoiser takes (a label, a caption's token ids, an
+image); models/conditional_ddpm.py conditions on images and on text with this same module.
 
 Training is Algorithm 1 of the paper, line for line, in ``DDPM.loss``; sampling is Algorithm 2, whose
 step x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_theta(x_t, t)) + sigma_t z is
@@ -41,7 +43,7 @@ from minigen.data import pixels
 from minigen.diffusion import NoiseSchedule
 from minigen.metrics.distances import energy_distance
 from minigen.nn import functional as F
-from minigen.recipe import Recipe, register
+from minigen.recipe import Recipe, UsageError, register
 from minigen.restore import GuidedDiffusion
 
 from .denoisers import MLPDenoiser
@@ -58,9 +60,10 @@ class DDPM(nn.Module):
         self.denoiser = denoiser
         self.schedule = schedule
         self.prediction = prediction
-        self.num_classes = denoiser.time_embedding.num_classes       # None: unconditional
+        self.num_classes = denoiser.time_embedding.num_classes       # None: not class-conditional
+        self.conditional = denoiser.conditional                      # takes a condition c
 
-    def loss(self, x_0, label=None):
+    def loss(self, x_0, c=None):
         """L_simple, Algorithm 1 of Ho et al. (one x_0 per example of the batch):
 
             t ~ Uniform({1, ..., T}),  eps ~ N(0, I)
@@ -72,34 +75,37 @@ class DDPM(nn.Module):
         sqrt_alpha_bar_t, sqrt_one_minus_alpha_bar_t = self.schedule.per_example(
             t, x_0, "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar")
         x_t = sqrt_alpha_bar_t * x_0 + sqrt_one_minus_alpha_bar_t * eps
-        eps_theta = self.denoiser(x_t, t, label)
+        eps_theta = self.denoiser(x_t, t, c)
         return F.mse_loss(eps_theta, self.schedule.target(self.prediction, x_0, t, eps))
 
-    def eps(self, x_t, t, label=None, guidance=0.0):
-        """eps_theta(x_t, t [, label]) whatever the network predicts; with a label and guidance w,
-        the classifier-free guided (1 + w) eps(c) - w eps(null)."""
-        if guidance and self.num_classes is None:
+    def eps(self, x_t, t, c=None, guidance=0.0):
+        """eps_theta(x_t, t [, c]) whatever the network predicts; with a condition c (a label, a
+        caption) and guidance w, the classifier-free guided (1 + w) eps(c) - w eps(null)."""
+        if guidance and not self.conditional:
             raise ValueError(f"classifier-free guidance (weight {guidance}) needs a class-conditional "
-                             "model; this one is unconditional (train with --conditional true)")
-        if guidance and label is None:
-            raise ValueError(f"classifier-free guidance (weight {guidance}) needs a label to guide towards")
-        eps_conditional = self.schedule.eps_from_output(self.prediction, x_t, t, self.denoiser(x_t, t, label))
+                             "model (or a text-conditional one); this one is unconditional (train with "
+                             "--conditional true)")
+        if guidance and c is None:
+            raise ValueError(f"classifier-free guidance (weight {guidance}) needs a condition (a label, a "
+                             "prompt) to guide towards")
+        eps_conditional = self.schedule.eps_from_output(self.prediction, x_t, t, self.denoiser(x_t, t, c))
         if not guidance:
             return eps_conditional
         eps_unconditional = self.schedule.eps_from_output(self.prediction, x_t, t, self.denoiser(x_t, t))
         return diffusion.guided_eps(eps_conditional, eps_unconditional, guidance)
 
-    def sample(self, shape, label=None, guidance=0.0, steps=None, eta=0.0, variance="beta", clip_x0=False,
+    def sample(self, shape, c=None, guidance=0.0, steps=None, eta=0.0, variance="beta", clip_x0=False,
                callback=None, device=None):
         """x_0 by Algorithm 2, from x_T ~ N(0, I): for t = T, ..., 1,
-        x_{t-1} = diffusion.ancestral_step(x_t, t, eps_theta(x_t, t), z), z ~ N(0, I) (z = 0 at t = 1);
-        or DDIM in ``steps`` jumps (diffusion.ddim_step)."""
+        x_{t-1} = diffusion.ancestral_step(x_t, t, eps_theta(x_t, t [, c]), z), z ~ N(0, I) (z = 0 at
+        t = 1); or DDIM in ``steps`` jumps (diffusion.ddim_step). ``c``: one condition per sample (a
+        Tensor), or an int class for all of them."""
         x_T = mg.randn(*shape, device=device)
-        if label is not None and not isinstance(label, mg.Tensor):
-            label = mg.full((shape[0],), int(label), dtype="int64", device=device)
+        if c is not None and not isinstance(c, mg.Tensor):
+            c = mg.full((shape[0],), int(c), dtype="int64", device=device)
 
         def eps_model(x_t, t):
-            return self.eps(x_t, t, label, guidance)
+            return self.eps(x_t, t, c, guidance)
         if steps is None:
             return diffusion.ancestral(eps_model, self.schedule, x_T, variance, clip_x0=clip_x0, callback=callback)
         return diffusion.ddim(eps_model, self.schedule, x_T, steps, eta, clip_x0=clip_x0, callback=callback)
@@ -145,38 +151,48 @@ class DDPMRecipe(Recipe):
                    "bound_examples": "examples the variational bound is evaluated on",
                    "bound_timesteps": "stratified steps estimating the bound (0: all T)"}
     sampler_steps = True
+    guided = True
     image_space = "symmetric"      # images in [-1, 1] for the networks: x_model = 2 x - 1
 
     def __init__(self, config, info, device):
         super().__init__(config, info, device)
-        self.is_image = info.kind == "image"
-        if config["guidance"] and not self.conditional:
-            raise ValueError(f"guidance={config['guidance']} needs a class-conditional model "
-                             "(add --conditional true)")
+        self.is_image = len(info.shape) == 3
         if config["variance"] not in ("beta", "beta_tilde"):
             raise ValueError(f"variance must be 'beta' or 'beta_tilde', got {config['variance']!r}")
-        num_classes = info.num_classes if self.conditional else None
         schedule = NoiseSchedule.from_name(config["schedule"], config["timesteps"])
+        self.model = DDPM(self.build_denoiser(config, info).to(device), schedule, config["prediction"])
+        if config.get("guidance") and not self.model.conditional:
+            raise ValueError(f"guidance={config['guidance']} needs a class-conditional model "
+                             "(add --conditional true)")
         # samples.png by DDIM in 50 steps, not T ancestral ones (``minigen sample`` keeps those)
         self.preview_steps = min(50, config["timesteps"])
-        if self.is_image:
-            denoiser = UNet(info.shape, config["channels"], config["channel_mults"], config["dropout"],
-                            num_classes)
-        else:
-            denoiser = MLPDenoiser(info.shape[0], config["hidden"], config["depth"], num_classes)
-        self.model = DDPM(denoiser.to(device), schedule, config["prediction"])
         self.optimizer = optim.Adam(self.model.parameters(), lr=config["lr"])
         self.ema = optim.EMA(self.model.parameters(), decay=config["ema_decay"], warmup=True)
 
+    def build_denoiser(self, config, info):
+        """eps_theta: a U-Net for images, an MLP for 2-D points; class-conditional if so configured."""
+        num_classes = info.num_classes if self.conditional else None
+        if self.is_image:
+            return UNet(info.shape, config["channels"], config["channel_mults"], config["dropout"], num_classes)
+        return MLPDenoiser(info.shape[0], config["hidden"], config["depth"], num_classes)
+
     def train_step(self, batch, step):
+        return self.update(*self.training_pair(batch))
+
+    def training_pair(self, batch):
+        """(x_0 in the diffusion's space, the condition c to train with): images as 2 x - 1, and for a
+        class-conditional model the label, dropped to "null" with probability label_dropout."""
         x, y = batch
-        x0 = self.to_model_space(x)            # images: 2 x - 1
         label = None
-        if self.conditional:   # drop the label to "null" with probability label_dropout
+        if self.conditional:
             drop = mg.rand(x.shape[0], device=x.device) < self.config["label_dropout"]
             label = mg.where(drop, mg.full(y.shape, self.info.num_classes, dtype="int64", device=x.device), y)
+        return self.to_model_space(x), label
+
+    def update(self, x0, c):
+        """One Adam step on L_simple at the batch x0 with conditions c; the EMA follows."""
         self.model.train()
-        loss = self.model.loss(x0, label)
+        loss = self.model.loss(x0, c)
         self.optimizer.zero_grad()
         loss.backward()
         grad_norm = optim.clip_grad_norm_(self.model.parameters(), self.config["grad_clip"])
@@ -188,7 +204,11 @@ class DDPMRecipe(Recipe):
         return f"DDIM, {self.preview_steps} steps"
 
     def sample(self, n, label=None, steps=None, guidance=None, callback=None):
-        """n samples in data space; DDIM with ``steps`` steps, else ancestral over all T."""
+        """n samples in data space; DDIM with ``steps`` steps, else ancestral over all T. ``guidance``
+        (default the config's) applies to samples of a class ``label``."""
+        if guidance and label is None:
+            raise UsageError(f"guidance (weight {guidance}) needs a class to guide towards (a label: "
+                             "--label K)")
         guidance = self.config["guidance"] if guidance is None else guidance
         if label is not None:
             label = self.sample_labels(n, label)

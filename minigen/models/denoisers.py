@@ -28,23 +28,37 @@ def sinusoidal_embedding(t, dim):
 
 
 class TimeEmbedding(nn.Module):
-    """emb = W_2 SiLU(W_1 e(t)) [+ E[label]]: the step (and, for a class-conditional model, the class)
-    as one vector. The label ``num_classes`` is the "null" class that classifier-free guidance drops to."""
+    """emb = W_2 SiLU(W_1 e(t)) [+ E[label] | + encoder(c)]: the step and, for a conditional model, its
+    condition as one vector.
 
-    def __init__(self, base_dim, dim, num_classes=None):
+    A class label c indexes the embedding E; the label ``num_classes`` is the "null" class that
+    classifier-free guidance drops to. An ``encoder`` (a module c -> (N, dim), such as
+    nn.TextEncoder for a caption's token ids) embeds any other condition; its ``null(n, device)`` is
+    the null condition (the empty caption). c = None means the null condition."""
+
+    def __init__(self, base_dim, dim, num_classes=None, encoder=None):
         super().__init__()
+        if num_classes and encoder is not None:
+            raise ValueError("TimeEmbedding: give num_classes (a class label) or an encoder, not both")
         self.base_dim = base_dim
         self.mlp = nn.Sequential(nn.Linear(base_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.num_classes = num_classes
         self.class_embedding = nn.Embedding(num_classes + 1, dim) if num_classes else None
+        self.encoder = encoder
 
-    def forward(self, t, label=None):
+    @property
+    def conditional(self):
+        return self.class_embedding is not None or self.encoder is not None
+
+    def forward(self, t, c=None):
         emb = self.mlp(sinusoidal_embedding(t, self.base_dim))
         if self.class_embedding is not None:
-            if label is None:
-                label = mg.full((t.shape[0],), self.num_classes, dtype="int64", device=t.device)
-            emb = emb + self.class_embedding(label)
-        elif label is not None:
+            if c is None:
+                c = mg.full((t.shape[0],), self.num_classes, dtype="int64", device=t.device)
+            emb = emb + self.class_embedding(c)
+        elif self.encoder is not None:
+            emb = emb + self.encoder(self.encoder.null(t.shape[0], t.device) if c is None else c)
+        elif c is not None:
             raise ValueError("this denoiser is unconditional: it takes no label")
         return emb
 
@@ -60,6 +74,10 @@ class MLPDenoiser(nn.Module):
         self.time_projections = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
         self.layers = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
         self.output = nn.Linear(hidden, dim)
+
+    @property
+    def conditional(self):
+        return self.time_embedding.conditional
 
     def forward(self, x_t, t, label=None):
         if x_t.ndim != 2 or x_t.shape[1] != self.dim:

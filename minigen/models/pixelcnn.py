@@ -12,6 +12,8 @@ spot of the original PixelCNN (a 3x3 mask, stacked, never sees the pixels up and
     horizontal stack h_l(i, j) sees row i left of j, and v_l(i, j)
                      1 x k kernel masked to columns < c (type A) or <= c (type B)
 
+(MaskedConv2d computes a masked kernel as the block of taps it opens, without the zeros.)
+
 Type A (first layer) excludes the centre pixel, so nothing depends on x_ij itself; type B layers
 include the centre because their inputs already exclude it. Each layer is a gated unit
 
@@ -38,13 +40,19 @@ from minigen.recipe import Recipe, register
 from .checks import check_labels
 
 
+def open_taps(kernel_size, mask_type):
+    """How many taps along the masked axis a causal kernel reads: those before its centre c = k // 2
+    (type A) or up to and including it (type B)."""
+    c = kernel_size // 2
+    return c if mask_type == "A" else c + 1
+
+
 def causal_mask(kernel_size, stack, mask_type):
     """The 0/1 mask (kh, kw) of a masked convolution: which kernel taps may be read."""
     if stack not in ("vertical", "horizontal") or mask_type not in ("A", "B"):
         raise ValueError(f"causal_mask: stack must be 'vertical' or 'horizontal' and mask_type 'A' or "
                          f"'B', got {stack!r}, {mask_type!r}")
-    c = kernel_size // 2
-    open_to = c if mask_type == "A" else c + 1            # A: strictly before the centre; B: up to it
+    open_to = open_taps(kernel_size, mask_type)
     if stack == "vertical":
         rows = mg.arange(kernel_size).reshape(kernel_size, 1) < open_to
         return mg.broadcast_to(rows, (kernel_size, kernel_size)).astype("float32")
@@ -52,21 +60,33 @@ def causal_mask(kernel_size, stack, mask_type):
 
 
 class MaskedConv2d(nn.Module):
-    """A convolution whose kernel is multiplied by a causal mask (so masked taps get no gradient)."""
+    """A convolution that reads only the taps its causal mask opens.
+
+    The open taps are a block: the top rows of a k x k kernel (vertical stack) or the left columns of a
+    1 x k one (horizontal). So the kernel is that block alone, (open rows, k) or (1, open columns), not
+    a full kernel multiplied by zeros, which would spend products on every closed tap (40 % of a 5x5
+    type-B kernel). Padded by c = k // 2 as the full kernel would be, output (i, j) of the block reads
+    rows i - c .. i - c + open - 1 (columns j - c .. j - c + open - 1): exactly the open taps of the
+    masked kernel centred on (i, j). The block's extra outputs past the bottom (right) edge are cropped.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stack, mask_type):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"MaskedConv2d: kernel_size must be odd and positive, got {kernel_size}")
-        mask = causal_mask(kernel_size, stack, mask_type)
-        kh, kw = mask.shape
-        self.conv = nn.Conv2d(in_channels, out_channels, (kh, kw), padding=(kh // 2, kw // 2))
-        self.register_buffer("mask", mask)
+        causal_mask(kernel_size, stack, mask_type)            # checks stack and mask_type
+        n_open, c = open_taps(kernel_size, mask_type), kernel_size // 2
+        if n_open == 0:
+            raise ValueError(f"MaskedConv2d: a type-A kernel of size {kernel_size} reads no tap; use 3 or more")
+        if stack == "vertical":
+            self.conv = nn.Conv2d(in_channels, out_channels, (n_open, kernel_size), padding=(c, c))
+        else:
+            self.conv = nn.Conv2d(in_channels, out_channels, (1, n_open), padding=(0, c))
         self.stack, self.mask_type = stack, mask_type
 
     def forward(self, x):
-        weight = self.conv.weight * self.mask.astype(self.conv.weight.dtype)
-        return F.conv2d(x, weight, self.conv.bias, padding=self.conv.padding)
+        H, W = x.shape[2:]
+        return self.conv(x)[:, :, :H, :W]
 
     def extra_repr(self):
         return f"{self.stack}, type {self.mask_type}"

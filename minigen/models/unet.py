@@ -1,6 +1,6 @@
-"""A small U-Net that guesses the noise in an image: eps_theta(x_t, t [, label]) (Ho et al. 2020, App. B).
+"""A small U-Net that guesses the noise in an image: eps_theta(x_t, t [, c]) (Ho et al. 2020, App. B).
 
-    emb        = TimeEmbedding(t [, label])                       one vector per image
+    emb        = TimeEmbedding(t [, c])                           one vector per image
     ResBlock:  h = Conv3x3(SiLU(GroupNorm(x))) + Linear(SiLU(emb))    the step, added in every block
                h = Conv3x3(Dropout(SiLU(GroupNorm(h))))
                out = skip(x) + h                                    skip: 1x1 conv when channels change
@@ -13,6 +13,13 @@
 Each Downsample halves the height and width (3x3 conv, stride 2), so an image passes through
 len(channel_mults) resolutions: 28 -> 14 -> 7 for MNIST, 8 -> 4 -> 2 for ``digits`` with the default
 (1, 2, 2). Its height and width must therefore be divisible by 2^(len(channel_mults) - 1).
+
+A condition c enters in one of two ways (models/conditional_ddpm.py):
+    a vector   a class label or a caption, embedded and added to the step's embedding (TimeEmbedding:
+               ``num_classes`` or ``encoder``), so every ResBlock sees it
+    an image   ``condition_channels`` > 0: c (N, Cc, H, W) on the image's grid is concatenated to x_t
+               before the input conv, eps_theta([x_t, c], t) (SR3, Saharia et al. 2021; Palette 2022),
+               so every pixel of the condition is in view where the noise is guessed
 """
 import minigen as mg
 from minigen import nn
@@ -69,7 +76,7 @@ class Upsample(nn.Module):
 
 class UNet(nn.Module):
     def __init__(self, image_shape, channels=32, channel_mults=(1, 2, 2), dropout=0.0, num_classes=None,
-                 attention_heads=1):
+                 attention_heads=1, condition_channels=0, encoder=None):
         super().__init__()
         in_channels, height, width = image_shape
         factor = 2 ** (len(channel_mults) - 1)
@@ -80,8 +87,9 @@ class UNet(nn.Module):
                 f"levels or pad the images (e.g. 28x28 works with up to 3 levels, 8x8 with up to 4)")
         self.image_shape = tuple(image_shape)
         emb_dim = 4 * channels
-        self.time_embedding = TimeEmbedding(channels, emb_dim, num_classes)
-        self.input_conv = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.time_embedding = TimeEmbedding(channels, emb_dim, num_classes, encoder)
+        self.condition_channels = int(condition_channels)
+        self.input_conv = nn.Conv2d(in_channels + self.condition_channels, channels, 3, padding=1)
 
         widths = [channels * m for m in channel_mults]
         self.down_blocks, self.downsamples = nn.ModuleList(), nn.ModuleList()
@@ -109,12 +117,28 @@ class UNet(nn.Module):
         nn.init.zeros_(self.output_conv.bias)
         nn.init.zeros_(self.middle_attention.proj.weight)   # attention starts as the identity
 
-    def forward(self, x_t, t, label=None):
+    @property
+    def conditional(self):
+        """Whether it takes a condition c (a label, a caption's tokens, or an image)."""
+        return self.condition_channels > 0 or self.time_embedding.conditional
+
+    def forward(self, x_t, t, c=None):
         if x_t.ndim != 4 or tuple(x_t.shape[1:]) != self.image_shape:
             raise ValueError(f"UNet: expected images of shape (N, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x_t.shape)}")
-        emb = self.time_embedding(t, label)
-        h = self.input_conv(x_t)
+        # excerpt: condition
+        if self.condition_channels:                       # eps_theta([x_t, c], t)
+            expected = (x_t.shape[0], self.condition_channels) + self.image_shape[1:]
+            if c is None or tuple(c.shape) != expected:
+                got = "none" if c is None else str(tuple(c.shape))
+                raise ValueError(f"UNet: this denoiser is conditioned on an image c of shape {expected}, "
+                                 f"got {got}")
+            emb = self.time_embedding(t)
+            h = self.input_conv(mg.concatenate([x_t, c.astype(x_t.dtype)], axis=1))
+        else:
+            emb = self.time_embedding(t, c)
+            h = self.input_conv(x_t)
+        # end excerpt: condition
         skips = []
         for level, block in enumerate(self.down_blocks):
             h = block(h, emb)

@@ -11,6 +11,10 @@ so we write them as Linear layers on the (N, P, C) sequence of position vectors.
 equivariant to permutations of the positions: it has no notion of where a position is.
 (DDPM initialises W_o to zero so that the block starts as the identity; call
 ``init.zeros_(block.proj.weight)`` for that.)
+
+``SelfAttention`` is the same over a sequence (N, L, C) of word vectors, with a padding mask: a key
+that is padding gets the score -1e9, so no position reads from it (text encoders, nn/text.py). Both
+compute the attention itself with ``attention``.
 """
 import math
 
@@ -18,6 +22,15 @@ from .. import ops
 from .linear import Linear
 from .module import Module
 from .norm import GroupNorm
+
+
+def attention(q, k, v, key_mask=None):
+    """softmax(q k^T / sqrt(d) + mask) v for q, k, v (..., P, d); ``key_mask`` (..., P) of 1 (read) and
+    0 (padding, never read), broadcast over the query axis: its keys get the score -1e9."""
+    scores = q @ k.swapaxes(-1, -2) * (1 / math.sqrt(q.shape[-1]))
+    if key_mask is not None:
+        scores = scores + (ops.expand_dims(key_mask, -2) - 1) * 1e9
+    return ops.softmax(scores, axis=-1) @ v
 
 
 def _default_groups(channels, at_most=32):
@@ -44,11 +57,40 @@ class SelfAttention2d(Module):
 
         h = self.norm(x).reshape(N, C, P).transpose(0, 2, 1)                  # (N, P, C)
         qkv = self.qkv(h).reshape(N, P, 3, heads, d).transpose(2, 0, 3, 1, 4)  # (3, N, heads, P, d)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        attention = ops.softmax(q @ k.swapaxes(-1, -2) * (1 / math.sqrt(d)), axis=-1)   # (N, heads, P, P)
-        out = (attention @ v).transpose(0, 2, 1, 3).reshape(N, P, C)          # heads side by side
+        out = attention(qkv[0], qkv[1], qkv[2])                               # (N, heads, P, d)
+        out = out.transpose(0, 2, 1, 3).reshape(N, P, C)                      # heads side by side
         out = self.proj(out).transpose(0, 2, 1).reshape(N, C, H, W)
         return x + out
+
+    def extra_repr(self):
+        return f"{self.channels}, num_heads={self.num_heads}"
+
+
+class SelfAttention(Module):
+    """Multi-head self-attention over a sequence x (N, L, C), padding masked out:
+
+        q, k, v = x W_q, x W_k, x W_v        split into heads of size d = C / heads
+        out     = concat_heads(attention(q, k, v, mask)) W_o
+
+    ``mask`` (N, L): 1 for a word, 0 for padding (None: every position is a word)."""
+
+    def __init__(self, channels, num_heads=1):
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f"SelfAttention: channels={channels} must be divisible by num_heads={num_heads}")
+        self.channels, self.num_heads = channels, num_heads
+        self.qkv = Linear(channels, 3 * channels)
+        self.proj = Linear(channels, channels)
+
+    def forward(self, x, mask=None):
+        if x.ndim != 3 or x.shape[2] != self.channels:
+            raise ValueError(f"SelfAttention: expected input of shape (N, L, {self.channels}), got {tuple(x.shape)}")
+        N, L, C = x.shape
+        heads, d = self.num_heads, C // self.num_heads
+        qkv = self.qkv(x).reshape(N, L, 3, heads, d).transpose(2, 0, 3, 1, 4)   # (3, N, heads, L, d)
+        key_mask = None if mask is None else mask.astype(x.dtype).reshape(N, 1, L)
+        out = attention(qkv[0], qkv[1], qkv[2], key_mask)                     # (N, heads, L, d)
+        return self.proj(out.transpose(0, 2, 1, 3).reshape(N, L, C))
 
     def extra_repr(self):
         return f"{self.channels}, num_heads={self.num_heads}"

@@ -2,12 +2,13 @@
 
 ``_product`` is where every product of minigen's dense layers and attention runs: a large one is
 split across the threads of ``minigen.backend.parallel`` (BLAS itself runs on one thread there), by
-rows of a 2-D left operand or along the leading axis of stacked ones. Each piece computes whole rows
-of the result, so the numbers do not depend on how it was split.
+rows of a 2-D left operand (by columns of the right one when the left is short) or along the leading
+axis of stacked ones. Each piece computes whole rows (columns) of the result, so the numbers do not
+depend on how it was split.
 """
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..backend.parallel import chunks, get_num_threads, run_chunks
 
@@ -25,11 +26,19 @@ def _product(a, b):
     if flops < _SPLIT_FLOPS:
         return xp.matmul(a, b)
     if a.ndim == 2 and b.ndim == 2:
+        # pieces of at least 64 rows (or columns): BLAS packs the other operand once per piece, so
+        # thin pieces spend their time packing; a short, wide product is split by columns instead
         out = xp.empty((m, n), dtype=xp.result_type(a, b))
-        pieces = chunks(m, max(16, -(-m // 4)))
+        if m >= 256 or n < 128:
+            pieces = chunks(m, max(64, -(-m // 4)))
 
-        def rows(lo, hi):
-            xp.matmul(a[lo:hi], b, out=out[lo:hi])
+            def rows(lo, hi):
+                xp.matmul(a[lo:hi], b, out=out[lo:hi])
+        else:
+            pieces = chunks(n, max(64, -(-n // 4)))
+
+            def rows(lo, hi):
+                xp.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
     elif a.ndim == b.ndim and a.shape[:-2] == b.shape[:-2]:
         out = xp.empty(a.shape[:-1] + (n,), dtype=xp.result_type(a, b))
         pieces = chunks(a.shape[0], -(-a.shape[0] // 4))
@@ -40,6 +49,14 @@ def _product(a, b):
         return xp.matmul(a, b)
     run_chunks(rows, pieces)
     return out
+
+
+def _times(a, b):
+    """a @ b inside a backward: on arrays the threaded ``_product``; on Tensors (``create_graph=True``)
+    the differentiable matmul, so that the gradient can be differentiated again."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a @ b
+    return _product(a, b)
 
 
 class MatMul(Function):
@@ -59,8 +76,8 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        ga = grad @ b.swapaxes(-1, -2) if ctx.needs_input_grad[0] else None
-        gb = a.swapaxes(-1, -2) @ grad if ctx.needs_input_grad[1] else None
+        ga = _times(grad, b.swapaxes(-1, -2)) if ctx.needs_input_grad[0] else None
+        gb = _times(a.swapaxes(-1, -2), grad) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -104,10 +121,10 @@ class Linear(Function):
     def backward(ctx, grad):
         x, W = ctx.saved_tensors
         n_out, n_in = W.shape
-        gx = grad @ W if ctx.needs_input_grad[0] else None
+        gx = _times(grad, W) if ctx.needs_input_grad[0] else None
         gW = gb = None
         if ctx.needs_input_grad[1]:
-            gW = grad.reshape(-1, n_out).swapaxes(0, 1) @ x.reshape(-1, n_in)
+            gW = _times(grad.reshape(-1, n_out).swapaxes(0, 1), x.reshape(-1, n_in))
         has_bias = len(ctx.needs_input_grad) == 3
         if has_bias and ctx.needs_input_grad[2]:
             gb = grad.reshape(-1, n_out).sum(axis=0)

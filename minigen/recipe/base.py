@@ -63,6 +63,10 @@ class Recipe:
     - ``conditional``: ``sample(n, label=K)`` draws from class K. A family whose config has a
       ``conditional`` option takes it from there.
     - ``sampler_steps``: ``sample(n, steps=S)`` takes a number of sampling steps (DDIM).
+    - ``guided``: ``sample(n, ..., guidance=w)`` takes a classifier-free guidance weight.
+    - ``condition_kind``: what ``sample(n, condition=c)`` draws from, for families that generate from
+      a condition other than a class: "image" (c: conditions (n, *info.condition_shape) in [0, 1]) or
+      "text" (c: a prompt, or one per sample); None for the others.
     - ``drop_last``: drop the last short batch of each epoch (the training loop's DataLoader).
     - ``image_space``: how the family's networks see images, "data" (in [0, 1], as loaded) or
       "symmetric" (in [-1, 1]: tanh generators, diffusion); ``to_model_space`` and ``to_data_space``
@@ -87,6 +91,8 @@ class Recipe:
     generative = True
     conditional = False
     sampler_steps = False
+    guided = False
+    condition_kind = None
     drop_last = True
     image_space = "data"
     preview_images = 64               # samples.png: images of an unconditional family
@@ -106,7 +112,8 @@ class Recipe:
     @classmethod
     def requirement(cls) -> str:
         """What kind of dataset the family needs, in words, for error messages."""
-        kinds = " or ".join({"image": "images", "2d": "2-D points"}[k] for k in cls.data_kinds)
+        kinds = " or ".join({"image": "images", "2d": "2-D points", "paired": "paired images (condition, target)",
+                             "captioned": "captioned images"}[k] for k in cls.data_kinds)
         return f"labelled {kinds}" if cls.needs_labels else kinds
 
     # ----------------------------------------------------------------------------- the four verbs
@@ -127,7 +134,8 @@ class Recipe:
     def sample(self, n: int, label=None, steps=None):
         """``n`` new data points as a float32 NumPy array in data space (images (n, C, H, W) in [0, 1]).
 
-        The caller seeds the generator (``mg.manual_seed``) before calling.
+        A family with a ``condition_kind`` also takes ``condition=`` (its conditions or prompts), and a
+        ``guided`` one ``guidance=``. The caller seeds the generator (``mg.manual_seed``) before calling.
         """
         raise UsageError(f"'{self.name}' is not a generative model: it has no samples to draw")
 
@@ -179,7 +187,7 @@ class Recipe:
         if self.image_space not in ("data", "symmetric"):
             raise ValueError(f"{type(self).__name__}.image_space must be 'data' or 'symmetric', got "
                              f"{self.image_space!r}")
-        return self.image_space == "symmetric" and self.info.kind == "image"
+        return self.image_space == "symmetric" and self.info.kind != "2d"     # images, or image targets
 
     # ----------------------------------------------------------------------------- labels to sample with
     def sample_labels(self, n: int, label=None):

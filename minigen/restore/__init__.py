@@ -45,6 +45,11 @@ def check_restorable(recipe):
     if not recipe.generative:
         raise UsageError(f"'{recipe.name}' is not a generative model: it has no prior over images to "
                          "restore with (use vae, gan, dcgan, wgan-gp, realnvp, glow or ddpm)")
+    if recipe.condition_kind is not None:
+        flag = "--condition" if recipe.condition_kind == "image" else "--prompt"
+        raise UsageError(f"'{recipe.name}' draws images from a{'n' if recipe.condition_kind == 'image' else ''} "
+                         f"{recipe.condition_kind} condition (minigen sample DIR {flag} ...), so it cannot restore "
+                         "images: restoration needs an unconditional image model")
     if recipe.info.kind != "image":
         raise UsageError(f"'{recipe.name}' was trained on {recipe.info.name}, which is not a set of "
                          "images: restoration needs an image model")
