@@ -275,7 +275,7 @@ then measured on the test split:
   step's wall clock from the run's `metrics.jsonl`, and the CPU seconds of the whole train command
   (start-up, training, preview). The runs used one thread (`MINIGEN_NUM_THREADS=1`,
   `OPENBLAS_NUM_THREADS=1`); two unloaded cores are faster still where minigen's thread pool splits
-  the large operations (docs/performance.md).
+  the large operations ([Performance](performance.md)).
 
 Machine: {machine}.
 
