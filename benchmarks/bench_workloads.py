@@ -540,9 +540,11 @@ def family_table(device, steps):
 
 
 def default_length(recipe, dataset, options):
-    """Steps of `minigen train MODEL --dataset NAME` with the family's default epochs and batch size."""
+    """Steps of `minigen train MODEL --dataset NAME` with the family's default epochs and batch size
+    (on NAME: the recipe's dataset_defaults included)."""
     import minigen as mg
-    config = {**recipe.default_config, **options}
+    from minigen.recipe import dataset_info, family_defaults
+    config = {**family_defaults(recipe, dataset_info(dataset)), **options}
     x, _ = mg.data.load(dataset, split="train")
     batch = min(config.get("batch_size", 64), len(x))
     per_epoch = len(x) // batch if recipe.drop_last else -(-len(x) // batch)

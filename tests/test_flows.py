@@ -293,17 +293,18 @@ def test_recipes_train_sample_and_eval(tmp_path):
 
 # ------------------------------------------------------------------------------- slow: the numbers
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["moons", "8gaussians"])
-def test_realnvp_reaches_the_true_entropy(tmp_path, dataset):
-    """Default `minigen train realnvp` (40 epochs); the true entropy is a Monte-Carlo estimate from the
-    exact log-density in minigen.data.toy2d (both sets have one: moons by quadrature along the curve)."""
+@pytest.mark.parametrize("dataset, gap", [("moons", 0.02), ("8gaussians", 0.15)])
+def test_realnvp_reaches_the_true_entropy(tmp_path, dataset, gap):
+    """Default `minigen train realnvp` (40 epochs, cosine lr); the true entropy is a Monte-Carlo estimate
+    from the exact log-density in minigen.data.toy2d (both sets have one: moons by quadrature along the
+    curve). moons: the issue-16 target, within 0.02 nats (measured 0.013-0.015 on seeds 0, 1, 2)."""
     from minigen.metrics.likelihood import true_entropy
     from minigen.training import train
     run = train("realnvp", dataset, out=tmp_path / dataset, stream=None)
     x_test, _ = mg.data.load(dataset, "test")
     entropy, standard_error = true_entropy(dataset, x_test)
     nll = run.recipe.evaluate(x_test)["nll_nats"]
-    assert entropy - 3 * standard_error < nll < entropy + 0.2
+    assert entropy - 3 * standard_error < nll < entropy + gap
 
 
 @pytest.mark.slow

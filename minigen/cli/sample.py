@@ -1,6 +1,9 @@
 """``minigen sample DIR [--n N] [--label K | --condition FILE | --prompt TEXT] [--guidance W] [--steps S]
-[--seed S] [--out FILE.npy]``: float32 samples in data space (images (N, C, H, W) in [0, 1], 2-D points
-(N, 2)), saved with np.save.
+[--seed S] [--out FILE.npy | FILE.png]``: float32 samples in data space (images (N, C, H, W) in [0, 1],
+2-D points (N, 2)), saved with np.save; or, for an ``--out`` ending in ``.png``, a picture of them to
+look at: an image grid (one column per class for a class-conditional model sampled without
+``--label``), or the 2-D points scattered over held-out data (Recipe.picture, which also draws
+``samples.png`` after training).
 
 What a model draws from is its Recipe's to say: a class (``--label``, class-conditional models), a
 condition image (``--condition``, image -> image models, ``condition_kind`` "image") or a prompt
@@ -14,9 +17,9 @@ channel), in [0, 1]; or a PNG image, read as grey levels in [0, 1] (white stroke
 data), whose alpha channel, for conditions that carry a mask (masked2digits), marks the hidden pixels
 as transparent.
 
-The samples are drawn ``CHUNK`` at a time into a memory map of the output file, so any N that the
-disk can hold fits in memory; an N the disk cannot hold is refused before anything is drawn. A
-missing folder in ``--out`` is created.
+The samples of a ``.npy`` are drawn ``CHUNK`` at a time into a memory map of the output file, so any
+N that the disk can hold fits in memory; an N the disk cannot hold is refused before anything is
+drawn. A picture holds at most ``PICTURE_IMAGES`` images. A missing folder in ``--out`` is created.
 """
 from __future__ import annotations
 
@@ -27,16 +30,19 @@ import numpy as np
 
 from .. import backend
 from ..data import paired
-from ..recipe import UsageError, check_number, check_seed
+from ..recipe import UsageError, check_number, check_seed, load_split
 from ..training import load_run
 from .files import load_array, load_png, output_file, save_array_in_chunks
 
 CHUNK = 1000
 DEFAULT_N = 64
+PICTURE_IMAGES = 400        # thumbnails in one grid; beyond this they are too small to look at
+FORMATS = (".npy", ".png")
 
 
 def add_commands(commands) -> None:
-    p = commands.add_parser("sample", help="draw samples from a trained generative model into a .npy file")
+    p = commands.add_parser("sample", help="draw samples from a trained generative model into a .npy file "
+                                           "(or a picture of them: --out FILE.png)")
     p.add_argument("dir", metavar="DIR", help="run folder written by 'minigen train'")
     p.add_argument("--n", type=int, metavar="N",
                    help=f"how many samples (default {DEFAULT_N}); with --condition, draws per condition (default 1)")
@@ -49,7 +55,8 @@ def add_commands(commands) -> None:
                    help="classifier-free guidance weight (conditional diffusion; default: the model's)")
     p.add_argument("--steps", type=int, metavar="S", help="sampling steps (samplers with a step count)")
     p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--out", metavar="FILE.npy", help="default DIR/samples.npy")
+    p.add_argument("--out", metavar="FILE", help="FILE.npy: the samples as an array (default DIR/samples.npy); "
+                                                "FILE.png: an image grid, or 2-D points over the data")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: the one it was trained on)")
     p.set_defaults(run=run_sample)
 
@@ -100,6 +107,10 @@ def run_sample(args) -> int:
     if args.steps is not None:
         check_number("--steps", args.steps, integer=True, positive=True)
     out = output_file(args.out or os.path.join(args.dir, "samples.npy"), "--out")
+    suffix = os.path.splitext(out)[1].lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"--out {out}: give a .npy file (the samples as an array) or a .png file (a picture "
+                         f"of them), got {suffix or 'no extension'}")
     recipe = load_run(args.dir, device=args.device).recipe
     if not recipe.generative:
         raise UsageError(f"'{recipe.name}' is not a generative model: it has nothing to sample "
@@ -116,6 +127,10 @@ def run_sample(args) -> int:
     if conditions is not None:                    # --n draws per condition, condition by condition
         conditions = np.repeat(conditions, args.n or 1, axis=0)
     total = len(conditions) if conditions is not None else (args.n or DEFAULT_N)
+    image = len(recipe.info.shape) > 1
+    if suffix == ".png" and image and total > PICTURE_IMAGES:
+        raise UsageError(f"--n {total}: a picture holds at most {PICTURE_IMAGES} images; ask for fewer, or "
+                         "write them to a .npy file")
     backend.manual_seed(args.seed)
 
     def chunks():
@@ -124,6 +139,23 @@ def run_sample(args) -> int:
             if conditions is not None:
                 options["condition"] = conditions[start:start + n]
             yield np.asarray(recipe.sample(n, label=args.label, steps=args.steps, **options), dtype=np.float32)
-    save_array_in_chunks(out, (total,) + tuple(recipe.info.shape), chunks())
+    if suffix == ".npy":
+        save_array_in_chunks(out, (total,) + tuple(recipe.info.shape), chunks())
+    else:
+        _picture(recipe, np.concatenate(list(chunks())), out, args.label)
     print(out)
     return 0
+
+
+def _picture(recipe, samples, out, label):
+    """The samples drawn into the PNG ``out``: over up to 2,000 held-out points for 2-D data; for a
+    class-conditional model sampled without a label (classes 0, 1, ..., K-1 in turn), one column per
+    class."""
+    if len(recipe.info.shape) == 1:
+        reference, _ = load_split(recipe.info.name, "test")
+        recipe.picture(samples, out, reference=reference[:2000])
+        return
+    by_class = recipe.conditional and label is None
+    nrow = recipe.info.num_classes if by_class and len(samples) >= recipe.info.num_classes else None
+    what = f", label {label}" if label is not None else (", one column per class" if nrow else "")
+    recipe.picture(samples, out, nrow=nrow, title=f"{recipe.name} samples{what}")

@@ -1,8 +1,10 @@
 """``minigen train MODEL --dataset NAME ...``: options common to every family, plus ``--KEY VALUE`` for
 any entry of the family's ``default_config``, converted to the type of its default.
 
-``minigen train MODEL --help`` lists the family's options with their defaults and, where the family
-describes them (``Recipe.option_help``), what they do.
+``minigen train MODEL --help`` lists the family's options with their defaults, where the family
+describes them (``Recipe.option_help``) what they do, and where a default depends on the data
+(``Recipe.dataset_defaults``) its value on each kind or dataset; ``minigen train MODEL --dataset NAME
+--help`` shows the defaults on NAME.
 """
 from __future__ import annotations
 
@@ -12,23 +14,41 @@ import shlex
 import sys
 
 from .. import distributed
+from ..recipe import dataset_info, family_defaults
 from ..recipe.base import COMMON_OPTION_HELP
 from ..training import TrainingDiverged, TrainingInterrupted, UsageError, get, names, train
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
 
-def model_options_help(recipe_cls) -> str:
-    """The lines that list a family's options: --key TYPE, its default, its description."""
+def _shown(value) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def model_options_help(recipe_cls, dataset=None) -> str:
+    """The lines that list a family's options: --key TYPE, its default, what it sets and where the
+    default depends on the data (``Recipe.dataset_defaults``), the value on each kind or dataset. With
+    ``dataset``, the defaults shown are that dataset's."""
+    defaults = recipe_cls.default_config
+    if dataset is not None:
+        defaults = family_defaults(recipe_cls, dataset_info(dataset))
     rows = []
-    for key, default in recipe_cls.default_config.items():
+    for key, default in defaults.items():
         kind = "a,b,..." if isinstance(default, (list, tuple)) else type(default).__name__.upper()
-        shown = ",".join(str(v) for v in default) if isinstance(default, (list, tuple)) else str(default)
         text = {**COMMON_OPTION_HELP, **recipe_cls.option_help}.get(key, "")
-        rows.append((f"--{key.replace('_', '-')} {kind}", shown, text))
+        on = [f"{where}: {_shown(values[key])}" for where, values in recipe_cls.dataset_defaults.items()
+              if key in values]
+        if on:
+            text = f"{text} [{'; '.join(on)}]" if text else f"[{'; '.join(on)}]"
+        rows.append((f"--{key.replace('_', '-')} {kind}", _shown(default), text))
     width = max(len(flag) for flag, _, _ in rows) if rows else 0
     shown_width = max(len(shown) for _, shown, _ in rows) if rows else 0
-    lines = [f"options of model '{recipe_cls.name}' (--KEY VALUE; the default, then what it sets):"]
+    where = f" on {dataset}" if dataset is not None else ""
+    lines = [f"options of model '{recipe_cls.name}' (--KEY VALUE; the default{where}, then what it sets"
+             + (", [the default on each kind or dataset where it depends on the data]"
+                if recipe_cls.dataset_defaults else "") + "):"]
     lines += [f"  {flag:<{width}}  {shown:<{shown_width}}  {text}".rstrip() for flag, shown, text in rows]
+    if recipe_cls.dataset_defaults and dataset is None:
+        lines.append("('minigen train MODEL --dataset NAME --help' shows the defaults on that dataset)")
     return "\n".join(lines)
 
 
@@ -46,7 +66,7 @@ class _HelpWithModelOptions(argparse.Action):
             text += "\nmodels: " + ", ".join(names()) + " ('minigen train MODEL --help' lists a model's options)\n"
         else:
             try:
-                text += "\n" + model_options_help(get(model)) + "\n"
+                text += "\n" + model_options_help(get(model), getattr(namespace, "dataset", None)) + "\n"
             except UsageError as e:
                 parser.exit(2, f"{parser.prog}: error: {e}\n")
         sys.stdout.write(text)

@@ -49,6 +49,8 @@ METRICS = {
     "precision": ("precision", True, "{:.3f}"),
     "recall": ("recall", True, "{:.3f}"),
     "class_entropy_bits": ("class entropy (bits)", True, "{:.3f}"),
+    "classifier_confidence": ("classifier confidence", True, "{:.3f}"),
+    "classes_present": ("classes present", True, "{:.1f}"),
     "memorisation_ratio": ("memorisation ratio", None, "{:.3f}"),
     "energy_distance": ("energy distance", False, "{:.4f}"),
     "modes_captured": ("modes captured", True, "{:.1f}"),
@@ -160,6 +162,8 @@ class Reference:
                                                               self.extractor.features(train)))
             self.floor["class_entropy_bits"] = sample_quality.class_entropy(
                 self.extractor.predict(self.test), self.info.num_classes)
+            self.floor.update(sample_quality.classifier_confidence(
+                self.extractor.probabilities(self.test), self.info.num_classes))
             self.floor["memorisation_ratio"] = 1.0     # held-out images themselves, by definition
             self.floor["classifier_test_accuracy"] = self.extractor.accuracy(self.x_test, self.y_test)
         else:
@@ -186,8 +190,26 @@ class Reference:
                 **sample_quality.precision_recall(self.test_features, features),
                 "class_entropy_bits": sample_quality.class_entropy(self.extractor.predict(samples),
                                                                    self.info.num_classes),
+                **sample_quality.classifier_confidence(self.extractor.probabilities(samples),
+                                                       self.info.num_classes),
                 "memorisation_ratio": sample_quality.memorisation_ratio(samples, self.x_train,
                                                                         self.test)}
+
+
+def judge_samples(recipe, n, seed=0, sample_steps=None, feature_cache="runs/features", device="cpu"):
+    """The sample measures of a comparison for one trained model (``minigen eval DIR --samples N``):
+    ``n`` samples (at most the test split's size; class-balanced for a conditional family) judged
+    against held-out data by ``Reference.sample_metrics``, plus ``samples``, their number, and
+    ``held_out``: the same measures of real held-out data (the floor a perfect model would reach).
+    ``sample_steps``: for a family with a step-count sampler (DDIM), default the steps of its preview."""
+    reference = Reference(recipe.info.name, n, feature_cache, device=device)
+    steps = sample_steps or recipe.preview_steps
+    samples, _ = draw_samples(recipe, reference.n, seed, steps)
+    metrics = reference.sample_metrics(samples)
+    if steps and recipe.sampler_steps:
+        metrics["sample_steps"] = steps
+    held_out = {k: v for k, v in reference.floor.items() if k in metrics or k == "classifier_test_accuracy"}
+    return {"samples": reference.n, **metrics, "held_out": held_out}
 
 
 def _likelihood(metrics, kind):

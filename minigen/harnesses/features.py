@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from minigen import training
+from minigen.ops import softmax
 
 
 class FeatureExtractor:
@@ -57,6 +58,10 @@ class FeatureExtractor:
     def predict(self, x):
         """The classifier's label for each image, (N,) int64."""
         return self.recipe.logits(self._check(x)).argmax(axis=1).numpy().astype(np.int64)
+
+    def probabilities(self, x):
+        """p(k | x), the classifier's softmax, (N, K) float64."""
+        return softmax(self.recipe.logits(self._check(x)), axis=1).numpy().astype(np.float64)
 
     def accuracy(self, x, y):
         return float((self.predict(x) == np.asarray(y)).mean())

@@ -35,6 +35,8 @@ SAMPLE_NOTES = {
         "toolkit's classifier trained on this dataset (minigen.harnesses.features). Classifier FID compares "
         "models on this dataset only (not Inception-FID); precision/recall: k = 3 nearest neighbours; "
         "class entropy: of the classifier's labels of the samples, log2(10) = 3.32 bits when balanced; "
+        "classifier confidence: the mean of its largest class probability (1 = every sample unmistakably "
+        "some class); classes present: those given at least 1/5 of a fair share of the samples; "
         "memorisation ratio: median distance of a sample to its nearest training image over the same for "
         "test images (1 = like fresh data, near 0 = copies)."),
     "2d": (

@@ -21,6 +21,15 @@ the union of the balls::
 Class-histogram entropy: the classifier labels each sample; H = -sum_k p_k log2 p_k over the label
 frequencies p_k. log2(10) = 3.32 bits when all ten digits come out equally often, 0 when one does.
 
+Recognisability: the classifier's probabilities p(k | g_j) for each sample; the confidence is the
+mean of max_k p(k | g_j) (1: every sample is an unmistakable member of some class; 1/K: the
+classifier sees noise), the weakest class's confidence the lowest of the same mean taken over the
+samples labelled k, for each class k the classifier assigns; a class is present when it holds at least
+a fifth of its fair share n/K of the labels (the rule minigen.metrics.modes counts modes by)::
+
+    confidence = (1/M) sum_j max_k p(k | g_j)
+    present    = #{k : #{j : argmax p(. | g_j) = k} >= 0.2 M / K}
+
 Memorisation: for each sample, the distance (in pixels) to its nearest training image, divided by the
 same for held-out test images::
 
@@ -32,6 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .modes import MIN_SHARE as MIN_CLASS_SHARE    # of the fair share n/K: a class is "present" as a
+                                                   # mode is "captured"
 
 def _as_matrix(a, name, min_rows=2):
     a = np.asarray(a, dtype=np.float64)
@@ -116,6 +127,22 @@ def class_entropy(labels, num_classes):
     p = np.bincount(labels, minlength=num_classes) / len(labels)
     p = p[p > 0]
     return float(-(p * np.log2(p)).sum())
+
+
+def classifier_confidence(probabilities, num_classes, min_share=MIN_CLASS_SHARE):
+    """{"classifier_confidence", "weakest_class_confidence", "classes_present"} of the (M, K) class
+    probabilities a classifier gives M samples (rows sum to 1); see the module docstring."""
+    p = _as_matrix(probabilities, "classifier_confidence: probabilities", min_rows=1)
+    if p.shape[1] != num_classes:
+        raise ValueError(f"classifier_confidence: expected {num_classes} class probabilities per sample, "
+                         f"got {p.shape[1]}")
+    if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("classifier_confidence: each row must be probabilities (>= 0, summing to 1)")
+    top, labels = p.max(axis=1), p.argmax(axis=1)
+    counts = np.bincount(labels, minlength=num_classes)
+    per_class = [top[labels == k].mean() for k in range(num_classes) if counts[k]]
+    return {"classifier_confidence": float(top.mean()), "weakest_class_confidence": float(min(per_class)),
+            "classes_present": int((counts >= min_share * len(p) / num_classes).sum())}
 
 
 def _nearest_distance(queries, reference, chunk=500):

@@ -9,6 +9,12 @@ r"""Maximum likelihood for any normalizing flow: the recipe that realnvp, glow a
 
 A family says which flow (``build_flow``); sampling runs it backwards from z ~ N(0, T^2 I) and reads
 images back on the pixel grid (``pixels.quantize``).
+
+Adam's step size is ``lr``, or with ``lr_schedule`` "cosine" half a cosine from ``lr`` down to 0 over
+the run's steps (minigen.optim.lr_scheduler.CosineAnnealingLR): the last steps then move the density
+by less than the noise of one batch's gradient, which on moons took the test NLL from 0.026-0.038
+nats above the data's entropy to 0.013-0.015 at the same 3,120 steps (seeds 0, 1, 2; docs/flows.md).
+A run extended on ``--resume`` stretches its cosine over the new length.
 """
 import math
 import os
@@ -19,6 +25,9 @@ from minigen.data import pixels
 from minigen.metrics.likelihood import bits_per_dim, true_entropy
 from minigen.recipe import Recipe
 from minigen.restore import LatentGenerator
+
+LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULE_HELP = "constant, or cosine: from lr down to 0 over the run"
 
 
 class FlowRecipe(Recipe):
@@ -34,6 +43,14 @@ class FlowRecipe(Recipe):
         self.num_dims = math.prod(info.shape)
         self.flow = self.build_flow(config, info).to(device)
         self.optimizer = optim.Adam(self.flow.parameters(), lr=config["lr"])
+        schedule = config.get("lr_schedule", "constant")
+        if schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+        if schedule == "cosine":
+            if "steps" not in config:
+                raise ValueError("lr_schedule 'cosine' runs over the training steps, so the config needs 'steps' "
+                                 "(the training loop sets it: minigen.recipe.prepare)")
+            self.scheduler = optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, config["steps"]))
 
     # ----------------------------------------------------------------------------- the likelihood
     def to_model_space(self, x, seed=None):
@@ -53,6 +70,8 @@ class FlowRecipe(Recipe):
         nll.backward()
         optim.clip_grad_norm_(self.flow.parameters(), self.config["clip_grad"])
         self.optimizer.step()
+        if hasattr(self, "scheduler"):
+            self.scheduler.step()
         metrics = {"loss": nll.item()}
         if self.images:
             metrics["bits_per_dim"] = bits_per_dim(nll.item(), self.num_dims)

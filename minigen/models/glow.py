@@ -24,7 +24,7 @@ import math
 from minigen import flows
 from minigen.recipe import register
 
-from .flow_recipe import FlowRecipe
+from .flow_recipe import LR_SCHEDULE_HELP, FlowRecipe
 
 COUPLINGS = ("affine", "additive")
 
@@ -66,13 +66,13 @@ class GlowRecipe(FlowRecipe):
     """Glow on images, trained by maximum likelihood on dequantised pixels."""
 
     default_config = {"levels": 2, "depth": 4, "hidden": 64, "coupling": "affine", "lu": True,
-                      "temperature": 0.7, "lr": 1e-3, "clip_grad": 50.0, "batch_size": 64,
-                      "epochs": 30}
+                      "temperature": 0.7, "lr": 1e-3, "lr_schedule": "constant", "clip_grad": 50.0,
+                      "batch_size": 64, "epochs": 30}
     option_help = {"levels": "multi-scale levels", "depth": "steps of flow per level (K)",
                    "hidden": "channels of the coupling networks", "coupling": "affine or additive",
                    "lu": "LU-decomposed 1x1 convolutions",
                    "temperature": "T of the base N(0, T^2 I) when sampling (0.7: the paper's)",
-                   "clip_grad": "gradient-norm clipping threshold"}
+                   "lr_schedule": LR_SCHEDULE_HELP, "clip_grad": "gradient-norm clipping threshold"}
 
     data_kinds = ("image",)
 

@@ -27,7 +27,7 @@ import minigen as mg
 from minigen import flows
 from minigen.recipe import register
 
-from .flow_recipe import FlowRecipe
+from .flow_recipe import LR_SCHEDULE_HELP, FlowRecipe
 
 
 def planar_flow(dim=2, layers=32):
@@ -98,10 +98,10 @@ def reverse_kl(transform, energy, n=256, beta=1.0):
 class PlanarRecipe(FlowRecipe):
     """K planar layers trained by maximum likelihood on a 2-D dataset."""
 
-    default_config = {"layers": 32, "temperature": 1.0, "lr": 3e-3, "clip_grad": 100.0,
-                      "batch_size": 256, "epochs": 40}
+    default_config = {"layers": 32, "temperature": 1.0, "lr": 3e-3, "lr_schedule": "constant",
+                      "clip_grad": 100.0, "batch_size": 256, "epochs": 40}
     option_help = {"layers": "planar layers K", "temperature": "T of the base N(0, T^2 I) when sampling",
-                   "clip_grad": "gradient-norm clipping threshold"}
+                   "lr_schedule": LR_SCHEDULE_HELP, "clip_grad": "gradient-norm clipping threshold"}
 
     data_kinds = ("2d",)
 

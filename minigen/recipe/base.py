@@ -51,6 +51,14 @@ class Recipe:
       taken from the default). ``epochs`` sets the default length of a run; ``batch_size`` and ``lr``
       are the usual others. ``option_help`` may describe them in a few words (``minigen train MODEL
       --help`` lists them).
+    - ``dataset_defaults``: the defaults that depend on the data, ``{kind or dataset name: {key:
+      value}}``. One setting rarely fits 20,000 2-D points, 1,437 8x8 digits and 4,000 28x28 MNIST
+      images alike (the same epochs are 3x the steps on mnist-5k as on digits, each on 12x the
+      pixels), so a family declares, for instance, ``{"2d": {"batch_size": 256}, "mnist-5k":
+      {"epochs": 25}}``. The config of a run is ``default_config``, updated with the entry for the
+      dataset's kind ("2d", "image"), then with the one for its name, then with the options asked for
+      (recipe/config.py: family_defaults, make_config); ``config.json`` records the result and
+      ``minigen train MODEL --help`` shows both levels.
     - ``generative``: ``sample`` draws new data (False for a plain classifier).
     - ``conditional``: ``sample(n, label=K)`` draws from class K. A family whose config has a
       ``conditional`` option takes it from there.
@@ -78,6 +86,7 @@ class Recipe:
 
     name = ""
     default_config: dict = {}
+    dataset_defaults: dict = {}
     option_help: dict = {}
     generative = True
     conditional = False
@@ -136,21 +145,30 @@ class Recipe:
 
     def save_figure(self, path, x, y=None) -> bool:
         """Draw the end-of-training figure (``samples.png``) using held-out data ``x, y`` for reference;
-        returns False when the family draws nothing. The default draws samples: an image grid, one row
-        per class for conditional models, or a scatter plot for 2-D data."""
+        returns False when the family draws nothing. The default draws samples (``picture``): an image
+        grid, one row per class for conditional models, or a scatter plot over the data for 2-D data."""
         if not self.generative:
             return False
-        from .. import viz
         steps = self.preview_steps
         if len(self.info.shape) == 1:
-            viz.scatter_2d(self.sample(1000, steps=steps), path, reference=x[:1000], title=f"{self.name} samples")
+            self.picture(self.sample(1000, steps=steps), path, reference=x[:1000])
         elif self.conditional:
             k = self.preview_per_class
             images = np.concatenate([self.sample(k, label=c, steps=steps) for c in range(self.info.num_classes)])
-            viz.image_grid(images, path, nrow=k, title=f"{self.name} samples, one row per class")
+            self.picture(images, path, nrow=k, title=f"{self.name} samples, one row per class")
         else:
-            viz.image_grid(self.sample(self.preview_images, steps=steps), path, title=f"{self.name} samples")
+            self.picture(self.sample(self.preview_images, steps=steps), path)
         return True
+
+    def picture(self, samples, path, reference=None, nrow=None, title=None) -> str:
+        """Samples (NumPy, data space) as a PNG at ``path``: a grid of images (``nrow`` per row), or 2-D
+        points scattered over ``reference`` data. What ``save_figure`` and ``minigen sample --out
+        FILE.png`` draw with."""
+        from .. import viz
+        title = title or f"{self.name} samples"
+        if len(self.info.shape) == 1:
+            return viz.scatter_2d(samples, path, reference=reference, title=title)
+        return viz.image_grid(samples, path, nrow=nrow, title=title)
 
     def preview_sampler(self) -> str:
         """How ``save_figure`` draws, in words, for the line ``train`` prints about its cost."""

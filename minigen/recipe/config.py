@@ -110,14 +110,40 @@ def check_numbers(config: dict) -> dict:
     return config
 
 
+def family_defaults(recipe_cls, info) -> dict:
+    """The family's defaults on the dataset ``info`` describes: ``default_config``, then the overrides
+    that ``dataset_defaults`` declares for the dataset's kind ("2d", "image"), then those for its name
+    ("digits", "mnist-5k"); the more specific wins."""
+    defaults = dict(recipe_cls.default_config)
+    for key in (info.kind, info.name):
+        defaults.update(recipe_cls.dataset_defaults.get(key, {}))
+    return defaults
+
+
+def check_dataset_defaults(recipe_cls) -> None:
+    """A family's ``dataset_defaults`` may only change options its ``default_config`` has, each to a value
+    of the default's type: checked when the family is registered, so a typo fails at import."""
+    for where, overrides in recipe_cls.dataset_defaults.items():
+        if not isinstance(overrides, dict):
+            raise TypeError(f"{recipe_cls.__name__}.dataset_defaults[{where!r}] must be a dict of options, "
+                            f"got {overrides!r}")
+        for key, value in overrides.items():
+            if key not in recipe_cls.default_config:
+                raise ValueError(f"{recipe_cls.__name__}.dataset_defaults[{where!r}] sets {key!r}, which is "
+                                 "not in its default_config")
+            _typed(key, value, recipe_cls.default_config[key], recipe_cls.name or recipe_cls.__name__)
+
+
 def make_config(recipe_cls, dataset: str, seed: int, options: dict | None) -> dict:
-    """The run's config: the family's defaults, overridden by ``options``, plus what identifies it."""
+    """The run's config: the family's defaults for ``dataset`` (``family_defaults``), overridden by
+    ``options``, plus what identifies the run. Every path that starts a run (``train``, ``--resume``'s
+    check of what was asked, ``fit``, each rank of a data-parallel run) makes its config here."""
+    defaults = family_defaults(recipe_cls, dataset_info(dataset))
     config = {"model": recipe_cls.name, "dataset": dataset, "seed": check_seed("--seed", seed),
-              **{k: list(v) if isinstance(v, tuple) else v
-                 for k, v in recipe_cls.default_config.items()}}
+              **{k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}}
     for key, value in (options or {}).items():
-        if key not in recipe_cls.default_config:
-            known = ", ".join(sorted(recipe_cls.default_config)) or "none"
+        if key not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
             raise UsageError(f"model '{recipe_cls.name}' has no option {key!r} (its options: {known})")
         config[key] = _typed(key, value, recipe_cls.default_config[key], recipe_cls.name)
     return check_numbers(config)

@@ -7,6 +7,7 @@ them.
 from __future__ import annotations
 
 from .base import Recipe
+from .config import check_dataset_defaults
 
 RECIPES: dict[str, type] = {}
 RESERVED_KEYS = {"model", "dataset", "seed", "steps", "device", "world_size"}   # written into config by the trainer
@@ -23,6 +24,7 @@ def register(name: str):
         if taken:
             raise ValueError(f"register({name!r}): default_config may not use {sorted(taken)}: the trainer "
                              "sets those itself (rename the option, e.g. 'depth' for a number of layers)")
+        check_dataset_defaults(cls)
         cls.name = name
         RECIPES[name] = cls
         return cls
