@@ -278,6 +278,21 @@ def test_shape_ops_values_and_gradients():
         assert gradcheck(f, [x])
 
 
+@pytest.mark.parametrize("shape, to", [((3, 1), (2, 2)), ((1, 3), (3,)), ((3,), (3, 1)), ((2, 3), (3, 3))])
+def test_broadcast_to_refuses_what_broadcasting_refuses(shape, to):
+    """NumPy's broadcasting rules exactly: the written-out copy must not accept what an assignment
+    would (dropping leading 1s, as (1, 3) -> (3,))."""
+    with pytest.raises(ValueError, match="cannot broadcast shape"):
+        mg.broadcast_to(mg.ones(*shape), to)
+
+
+def test_broadcast_to_writes_out_a_contiguous_copy():
+    x = mg.tensor(np.arange(3.0))
+    y = mg.broadcast_to(x, (2, 3))
+    assert y.data.flags.c_contiguous and y.data.flags.writeable and not np.shares_memory(y.data, x.data)
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(np.arange(3.0), (2, 3)))
+
+
 def test_take_along_axis_and_gather():
     rng = np.random.default_rng(3)
     a = rng.normal(size=(3, 4))
