@@ -8,7 +8,7 @@ depend on how it was split.
 """
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from ..backend import get_array_module
 from ..backend.parallel import chunks, get_num_threads, run_chunks
 
@@ -32,31 +32,23 @@ def _product(a, b):
         if m >= 256 or n < 128:
             pieces = chunks(m, max(64, -(-m // 4)))
 
-            def rows(lo, hi):
+            def piece(lo, hi):
                 xp.matmul(a[lo:hi], b, out=out[lo:hi])
         else:
             pieces = chunks(n, max(64, -(-n // 4)))
 
-            def rows(lo, hi):
+            def piece(lo, hi):
                 xp.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
     elif a.ndim == b.ndim and a.shape[:-2] == b.shape[:-2]:
         out = xp.empty(a.shape[:-1] + (n,), dtype=xp.result_type(a, b))
         pieces = chunks(a.shape[0], -(-a.shape[0] // 4))
 
-        def rows(lo, hi):
+        def piece(lo, hi):
             xp.matmul(a[lo:hi], b[lo:hi], out=out[lo:hi])
     else:
         return xp.matmul(a, b)
-    run_chunks(rows, pieces)
+    run_chunks(piece, pieces)
     return out
-
-
-def _times(a, b):
-    """a @ b inside a backward: on arrays the threaded ``_product``; on Tensors (``create_graph=True``)
-    the differentiable matmul, so that the gradient can be differentiated again."""
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return a @ b
-    return _product(a, b)
 
 
 class MatMul(Function):
@@ -76,8 +68,8 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        ga = _times(grad, b.swapaxes(-1, -2)) if ctx.needs_input_grad[0] else None
-        gb = _times(a.swapaxes(-1, -2), grad) if ctx.needs_input_grad[1] else None
+        ga = grad @ b.swapaxes(-1, -2) if ctx.needs_input_grad[0] else None
+        gb = a.swapaxes(-1, -2) @ grad if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -121,10 +113,10 @@ class Linear(Function):
     def backward(ctx, grad):
         x, W = ctx.saved_tensors
         n_out, n_in = W.shape
-        gx = _times(grad, W) if ctx.needs_input_grad[0] else None
+        gx = grad @ W if ctx.needs_input_grad[0] else None
         gW = gb = None
         if ctx.needs_input_grad[1]:
-            gW = _times(grad.reshape(-1, n_out).swapaxes(0, 1), x.reshape(-1, n_in))
+            gW = grad.reshape(-1, n_out).swapaxes(0, 1) @ x.reshape(-1, n_in)
         has_bias = len(ctx.needs_input_grad) == 3
         if has_bias and ctx.needs_input_grad[2]:
             gb = grad.reshape(-1, n_out).sum(axis=0)
